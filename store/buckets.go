@@ -1,0 +1,39 @@
+package store
+
+// All bucket names, in one place. Every bucket is created at Open in a single
+// transaction; migrations change contents, never this list's meaning.
+var (
+	bMeta = []byte("meta") // schema version, settings
+
+	bContacts     = []byte("contacts")     // id → contact
+	bUsers        = []byte("users")        // id → user
+	bTokens       = []byte("tokens")       // id → API token
+	bInteractions = []byte("interactions") // id → interaction
+	bVocab        = []byte("vocab")        // kind 0x00 lower(name) → display name
+
+	// Contact and user lookups (the matcher's too).
+	ixContactEmail  = []byte("ix_contact_email")  // lower(email) → contact id
+	ixContactDomain = []byte("ix_contact_domain") // lower(domain) → organisation id
+	ixContactWord   = []byte("ix_contact_word")   // name word 0x00 id → ∅ (search)
+	ixContactName   = []byte("ix_contact_name")   // lower(name) 0x00 id → ∅ (sorted list)
+	ixOrgMember     = []byte("ix_org_member")     // org id | person id → ∅
+	ixUserEmail     = []byte("ix_user_email")     // lower(email) → user id
+	ixUserAddr      = []byte("ix_user_addr")      // per-user address token → user id
+	ixTokenHash     = []byte("ix_token_hash")     // sha256(token) → token id
+
+	// Interaction indexes. Keys end in occurred_at(8) | id(8).
+	ixTime        = []byte("ix_time")         // t | id
+	ixContactTime = []byte("ix_contact_time") // contact id | t | id
+	ixType        = []byte("ix_type")         // lower(type) 0x00 t | id
+	ixAction      = []byte("ix_action")       // lower(action) 0x00 t | id
+	ixOwner       = []byte("ix_owner")        // owner id | t | id
+	ixSource      = []byte("ix_source")       // source 0x00 t | id
+	ixMessageID   = []byte("ix_message_id")   // normalised Message-ID → interaction id
+)
+
+var allBuckets = [][]byte{
+	bMeta, bContacts, bUsers, bTokens, bInteractions, bVocab,
+	ixContactEmail, ixContactDomain, ixContactWord, ixContactName, ixOrgMember,
+	ixUserEmail, ixUserAddr, ixTokenHash,
+	ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource, ixMessageID,
+}

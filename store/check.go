@@ -1,0 +1,99 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Check verifies the database: bbolt's own page consistency, every record
+// decodes, and the index buckets hold exactly the entries the records imply.
+// It returns every problem found, joined.
+func (s *Store) Check() error {
+	var errs []error
+	err := s.view(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		want := map[string]map[string]string{} // bucket → key → value
+		add := func(entries []indexEntry) {
+			for _, e := range entries {
+				m := want[string(e.bucket)]
+				if m == nil {
+					m = map[string]string{}
+					want[string(e.bucket)] = m
+				}
+				m[string(e.key)] = string(e.value)
+			}
+		}
+		records := []struct {
+			bucket []byte
+			index  func(id ID, v []byte) ([]indexEntry, error)
+		}{
+			{bContacts, func(id ID, v []byte) ([]indexEntry, error) {
+				c, err := decodeContact(id, v)
+				if err != nil {
+					return nil, err
+				}
+				return contactIndex(c), nil
+			}},
+			{bUsers, func(id ID, v []byte) ([]indexEntry, error) {
+				u, err := decodeUser(id, v)
+				if err != nil {
+					return nil, err
+				}
+				return userIndex(u), nil
+			}},
+			{bInteractions, func(id ID, v []byte) ([]indexEntry, error) {
+				ia, err := decodeInteraction(id, v)
+				if err != nil {
+					return nil, err
+				}
+				return interactionIndex(ia), nil
+			}},
+		}
+		for _, r := range records {
+			err := tx.Bucket(r.bucket).ForEach(func(k, v []byte) error {
+				entries, err := r.index(keyID(k), v)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s %d: %w", r.bucket, keyID(k), err))
+					return nil
+				}
+				add(entries)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		for _, b := range [][]byte{ixContactEmail, ixContactDomain, ixContactWord, ixContactName, ixOrgMember,
+			ixUserEmail, ixUserAddr, ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource, ixMessageID} {
+			m := want[string(b)]
+			n := 0
+			err := tx.Bucket(b).ForEach(func(k, v []byte) error {
+				n++
+				wv, ok := m[string(k)]
+				switch {
+				case !ok:
+					errs = append(errs, fmt.Errorf("%s: stray entry %x", b, k))
+				case !bytes.Equal([]byte(wv), v):
+					errs = append(errs, fmt.Errorf("%s: entry %x points to %x, want %x", b, k, v, wv))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if n != len(m) {
+				errs = append(errs, fmt.Errorf("%s: %d entries, records imply %d", b, n, len(m)))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

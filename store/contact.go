@@ -1,0 +1,495 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Contact kinds.
+const (
+	KindPerson       = "person"
+	KindOrganization = "organization"
+)
+
+// Contact is a person or an organisation that interactions are logged on.
+type Contact struct {
+	ID             ID        `json:"id"`
+	Kind           string    `json:"kind"`
+	Name           string    `json:"name"`
+	Emails         []string  `json:"emails"`
+	Domains        []string  `json:"domains"`
+	Phones         []string  `json:"phones"`
+	OrganizationID ID        `json:"organization_id,omitempty"`
+	Address        string    `json:"address"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+const contactV1 = 1
+
+func (c *Contact) encode() []byte {
+	e := encoder{b: make([]byte, 0, 64+len(c.Name)+len(c.Address))}
+	e.byte(contactV1)
+	e.str(c.Kind)
+	e.str(c.Name)
+	e.strs(c.Emails)
+	e.strs(c.Domains)
+	e.strs(c.Phones)
+	e.id(c.OrganizationID)
+	e.str(c.Address)
+	e.time(c.CreatedAt)
+	e.time(c.UpdatedAt)
+	return e.b
+}
+
+func decodeContact(id ID, b []byte) (*Contact, error) {
+	d := decoder{b: b}
+	if d.byte() != contactV1 {
+		return nil, errCorrupt
+	}
+	c := &Contact{ID: id}
+	c.Kind = d.str()
+	c.Name = d.str()
+	c.Emails = d.strs()
+	c.Domains = d.strs()
+	c.Phones = d.strs()
+	c.OrganizationID = d.id()
+	c.Address = d.str()
+	c.CreatedAt = d.time()
+	c.UpdatedAt = d.time()
+	return c, d.err
+}
+
+// normalize validates c in place: trims, lowercases addresses, drops
+// duplicates. References to other records are checked in the transaction.
+func (c *Contact) normalize() error {
+	c.Kind = strings.ToLower(strings.TrimSpace(c.Kind))
+	if c.Kind == "" {
+		c.Kind = KindPerson
+	}
+	if c.Kind != KindPerson && c.Kind != KindOrganization {
+		return invalid("kind", "must be %q or %q", KindPerson, KindOrganization)
+	}
+	c.Name = strings.TrimSpace(c.Name)
+	if err := checkText("name", c.Name, MaxNameLen, true); err != nil {
+		return err
+	}
+	var err error
+	if c.Emails, err = normList("emails", c.Emails, NormalizeEmail); err != nil {
+		return err
+	}
+	if c.Domains, err = normList("domains", c.Domains, NormalizeDomain); err != nil {
+		return err
+	}
+	if c.Phones, err = normList("phones", c.Phones, normPhone); err != nil {
+		return err
+	}
+	if c.Kind == KindPerson && len(c.Domains) > 0 {
+		return invalid("domains", "only organisations have email domains")
+	}
+	if c.Kind == KindOrganization && c.OrganizationID != 0 {
+		return invalid("organization_id", "an organisation cannot belong to another")
+	}
+	c.Address = strings.TrimSpace(c.Address)
+	return checkText("address", c.Address, MaxAddressLen, false)
+}
+
+func getContact(tx *bolt.Tx, id ID) (*Contact, error) {
+	v := tx.Bucket(bContacts).Get(id.key())
+	if v == nil {
+		return nil, ErrNotFound
+	}
+	return decodeContact(id, v)
+}
+
+// contactIndex lists the (bucket, key, value) entries that exist for c.
+func contactIndex(c *Contact) []indexEntry {
+	idk := c.ID.key()
+	var out []indexEntry
+	for _, e := range c.Emails {
+		out = append(out, indexEntry{ixContactEmail, []byte(e), idk})
+	}
+	for _, d := range c.Domains {
+		out = append(out, indexEntry{ixContactDomain, []byte(d), idk})
+	}
+	seen := map[string]bool{}
+	for _, w := range words(c.Name) {
+		if !seen[w] {
+			seen[w] = true
+			out = append(out, indexEntry{ixContactWord, append(strPrefix(w), idk...), nil})
+		}
+	}
+	out = append(out, indexEntry{ixContactName, append(strPrefix(strings.ToLower(c.Name)), idk...), nil})
+	if c.OrganizationID != 0 {
+		out = append(out, indexEntry{ixOrgMember, append(c.OrganizationID.key(), idk...), nil})
+	}
+	return out
+}
+
+type indexEntry struct {
+	bucket, key, value []byte
+}
+
+func putIndex(tx *bolt.Tx, entries []indexEntry) error {
+	for _, e := range entries {
+		v := e.value
+		if v == nil {
+			v = []byte{}
+		}
+		if err := tx.Bucket(e.bucket).Put(e.key, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func deleteIndex(tx *bolt.Tx, entries []indexEntry) error {
+	for _, e := range entries {
+		if err := tx.Bucket(e.bucket).Delete(e.key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putContact checks references and uniqueness, then writes c and its index,
+// replacing old's index entries when old is not nil.
+func putContact(tx *bolt.Tx, c, old *Contact) error {
+	if c.OrganizationID != 0 {
+		org, err := getContact(tx, c.OrganizationID)
+		if err == ErrNotFound || (err == nil && org.Kind != KindOrganization) {
+			return invalid("organization_id", "%d is not an organisation", c.OrganizationID)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, e := range c.Emails {
+		if v := tx.Bucket(ixContactEmail).Get([]byte(e)); v != nil && keyID(v) != c.ID {
+			return conflict("emails", "%s already belongs to contact %d", e, keyID(v))
+		}
+	}
+	for _, d := range c.Domains {
+		if v := tx.Bucket(ixContactDomain).Get([]byte(d)); v != nil && keyID(v) != c.ID {
+			return conflict("domains", "%s already belongs to organisation %d", d, keyID(v))
+		}
+	}
+	if old != nil {
+		if old.Kind == KindOrganization && c.Kind != KindOrganization && hasMembers(tx, c.ID) {
+			return invalid("kind", "this organisation has members; move them first")
+		}
+		if err := deleteIndex(tx, contactIndex(old)); err != nil {
+			return err
+		}
+	}
+	if err := putIndex(tx, contactIndex(c)); err != nil {
+		return err
+	}
+	return tx.Bucket(bContacts).Put(c.ID.key(), c.encode())
+}
+
+func hasMembers(tx *bolt.Tx, org ID) bool {
+	p := org.key()
+	k, _ := tx.Bucket(ixOrgMember).Cursor().Seek(p)
+	return k != nil && bytes.HasPrefix(k, p)
+}
+
+// CreateContact validates c, assigns its id and stores it.
+func (s *Store) CreateContact(ctx context.Context, c *Contact) error {
+	if err := c.normalize(); err != nil {
+		return err
+	}
+	c.ID = s.NewID()
+	c.CreatedAt = s.now().UTC()
+	c.UpdatedAt = c.CreatedAt
+	return s.update(ctx, func(tx *bolt.Tx) error { return putContact(tx, c, nil) })
+}
+
+// UpdateContact applies edit to the stored contact and saves the result.
+// edit runs inside the write and may run more than once.
+func (s *Store) UpdateContact(ctx context.Context, id ID, edit func(*Contact) error) (*Contact, error) {
+	var out *Contact
+	now := s.now().UTC()
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		old, err := getContact(tx, id)
+		if err != nil {
+			return err
+		}
+		c, _ := decodeContact(id, old.encode())
+		if err := edit(c); err != nil {
+			return err
+		}
+		c.ID, c.CreatedAt, c.UpdatedAt = id, old.CreatedAt, now
+		if err := c.normalize(); err != nil {
+			return err
+		}
+		if c.OrganizationID == id {
+			return invalid("organization_id", "a contact cannot belong to itself")
+		}
+		out = c
+		return putContact(tx, c, old)
+	})
+	return out, err
+}
+
+// DeleteContact removes a contact. Its interactions are detached from it;
+// those that were on it alone are deleted with it. Members of a deleted
+// organisation lose their organisation link.
+func (s *Store) DeleteContact(ctx context.Context, id ID) error {
+	now := s.now().UTC()
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		c, err := getContact(tx, id)
+		if err != nil {
+			return err
+		}
+		// Collect first: a bbolt cursor must not see its bucket change.
+		var iids []ID
+		p := id.key()
+		cur := tx.Bucket(ixContactTime).Cursor()
+		for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = cur.Next() {
+			iids = append(iids, keyID(k[16:]))
+		}
+		for _, iid := range iids {
+			if err := detachInteraction(tx, iid, id, now); err != nil {
+				return err
+			}
+		}
+		var members []ID
+		cur = tx.Bucket(ixOrgMember).Cursor()
+		for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = cur.Next() {
+			members = append(members, keyID(k[8:]))
+		}
+		for _, m := range members {
+			mc, err := getContact(tx, m)
+			if err != nil {
+				return err
+			}
+			old := *mc
+			mc.OrganizationID = 0
+			mc.UpdatedAt = now
+			if err := putContact(tx, mc, &old); err != nil {
+				return err
+			}
+		}
+		if err := deleteIndex(tx, contactIndex(c)); err != nil {
+			return err
+		}
+		return tx.Bucket(bContacts).Delete(id.key())
+	})
+}
+
+// GetContact returns one contact.
+func (s *Store) GetContact(id ID) (*Contact, error) {
+	var c *Contact
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		c, err = getContact(tx, id)
+		return err
+	})
+	return c, err
+}
+
+// ContactByEmail finds the contact that lists an address.
+func (s *Store) ContactByEmail(email string) (*Contact, error) {
+	e, ok := NormalizeEmail(email)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	var c *Contact
+	err := s.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(ixContactEmail).Get([]byte(e))
+		if v == nil {
+			return ErrNotFound
+		}
+		var err error
+		c, err = getContact(tx, keyID(v))
+		return err
+	})
+	return c, err
+}
+
+// OrganizationByDomain finds the organisation that lists a domain.
+func (s *Store) OrganizationByDomain(domain string) (*Contact, error) {
+	d, ok := NormalizeDomain(domain)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	var c *Contact
+	err := s.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(ixContactDomain).Get([]byte(d))
+		if v == nil {
+			return ErrNotFound
+		}
+		var err error
+		c, err = getContact(tx, keyID(v))
+		return err
+	})
+	return c, err
+}
+
+// Members lists the people of an organisation, by name.
+func (s *Store) Members(org ID) ([]*Contact, error) {
+	var out []*Contact
+	err := s.view(func(tx *bolt.Tx) error {
+		p := org.key()
+		cur := tx.Bucket(ixOrgMember).Cursor()
+		for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = cur.Next() {
+			c, err := getContact(tx, keyID(k[8:]))
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	sortContacts(out)
+	return out, err
+}
+
+func sortContacts(cs []*Contact) {
+	sort.SliceStable(cs, func(i, j int) bool {
+		a, b := strings.ToLower(cs[i].Name), strings.ToLower(cs[j].Name)
+		if a != b {
+			return a < b
+		}
+		return cs[i].ID < cs[j].ID
+	})
+}
+
+// maxSearchCandidates bounds the work of one search.
+const maxSearchCandidates = 20_000
+
+// SearchContacts lists contacts by name. With a query, it returns those whose
+// name words start with every query word, or whose email address or domain
+// contains the query, up to limit, by name. Without one it pages through all
+// contacts by name; the returned cursor continues the list ("" at the end).
+func (s *Store) SearchContacts(q string, limit int, after string) ([]*Contact, string, error) {
+	limit = clampLimit(limit)
+	q = strings.ToLower(strings.TrimSpace(q))
+	var out []*Contact
+	var next string
+	err := s.view(func(tx *bolt.Tx) error {
+		if q == "" {
+			return listContacts(tx, limit, after, &out, &next)
+		}
+		ids := map[ID]bool{}
+		qw := words(q)
+		if len(qw) > 0 {
+			p := []byte(qw[0])
+			cur := tx.Bucket(ixContactWord).Cursor()
+			for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p) && len(ids) < maxSearchCandidates; k, _ = cur.Next() {
+				ids[keyID(k[len(k)-8:])] = true
+			}
+		}
+		for _, b := range [][]byte{ixContactEmail, ixContactDomain} {
+			// Addresses match anywhere ("acme" finds sarah@acme.org), so
+			// these two small indexes are scanned.
+			cur := tx.Bucket(b).Cursor()
+			for k, v := cur.First(); k != nil && len(ids) < maxSearchCandidates; k, v = cur.Next() {
+				if bytes.Contains(k, []byte(q)) {
+					ids[keyID(v)] = true
+				}
+			}
+		}
+		for id := range ids {
+			c, err := getContact(tx, id)
+			if err != nil {
+				return err
+			}
+			if contactMatches(c, q, qw) {
+				out = append(out, c)
+			}
+		}
+		return nil
+	})
+	sortContacts(out)
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, next, err
+}
+
+func contactMatches(c *Contact, q string, qw []string) bool {
+	for _, list := range [][]string{c.Emails, c.Domains} {
+		for _, e := range list {
+			if strings.Contains(e, q) {
+				return true
+			}
+		}
+	}
+	if len(qw) == 0 {
+		return false
+	}
+	names := words(c.Name)
+	for _, w := range qw {
+		found := false
+		for _, n := range names {
+			if strings.HasPrefix(n, w) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func listContacts(tx *bolt.Tx, limit int, after string, out *[]*Contact, next *string) error {
+	cur := tx.Bucket(ixContactName).Cursor()
+	var k []byte
+	if after != "" {
+		start, err := decodeNameCursor(after)
+		if err != nil {
+			return err
+		}
+		k, _ = cur.Seek(start)
+		if bytes.Equal(k, start) {
+			k, _ = cur.Next()
+		}
+	} else {
+		k, _ = cur.First()
+	}
+	var last []byte
+	for ; k != nil; k, _ = cur.Next() {
+		if len(*out) == limit {
+			*next = encodeNameCursor(last)
+			return nil
+		}
+		c, err := getContact(tx, keyID(k[len(k)-8:]))
+		if err != nil {
+			return err
+		}
+		*out = append(*out, c)
+		last = k
+	}
+	return nil
+}
+
+// The contact list cursor is the name-index key of the last contact returned;
+// the next page starts after it.
+func encodeNameCursor(k []byte) string { return b64(k) }
+
+func decodeNameCursor(s string) ([]byte, error) {
+	k, err := unb64(s)
+	if err != nil || len(k) < 9 {
+		return nil, ErrBadCursor
+	}
+	return k, nil
+}
+
+// CountContacts returns the number of contacts.
+func (s *Store) CountContacts() (int, error) {
+	var n int
+	err := s.view(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bContacts).Stats().KeyN
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,46 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrNotFound is returned when a record does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict is returned when a write would break a uniqueness rule.
+	ErrConflict = errors.New("store: conflict")
+	// ErrBadCursor is returned for a paging cursor that does not decode.
+	ErrBadCursor = errors.New("store: bad cursor")
+	// ErrClosed is returned by writes after Close.
+	ErrClosed = errors.New("store: closed")
+	// ErrLocked is returned by Open when another process holds the database.
+	ErrLocked = errors.New("store: database in use by another process")
+)
+
+// ValidationError reports bad input for one field. The web layer maps it to
+// 400 with the message; the field uses the JSON name.
+type ValidationError struct {
+	Field string
+	Msg   string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Msg }
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ConflictError says which existing record a write collided with. It matches
+// ErrConflict with errors.Is.
+type ConflictError struct {
+	Field string
+	Msg   string
+}
+
+func (e *ConflictError) Error() string        { return e.Field + ": " + e.Msg }
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+func conflict(field, format string, args ...any) error {
+	return &ConflictError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,317 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Filter selects interactions. Values within one field are alternatives (any
+// may match); fields combine with AND. Strings are compared lowercase. A
+// zero Filter matches everything.
+type Filter struct {
+	ContactIDs, OwnerIDs     []ID
+	Types, Actions, Sources  []string
+	NotContactIDs, NotOwners []ID
+	NotTypes, NotActions     []string
+	NotSources               []string
+	From, To                 time.Time // From inclusive, To exclusive; zero: open
+	Text, NotText            []string  // every Text term must occur, no NotText term may
+	// None is set when a term could match nothing (an empty date range).
+	None bool
+}
+
+// term is one indexed condition: the interaction's (t, id) must (or, when
+// neg, must not) appear under one of the prefixes.
+type term struct {
+	bucket   []byte
+	prefixes [][]byte
+	neg      bool
+}
+
+func idPrefixes(ids []ID) [][]byte {
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		out[i] = id.key()
+	}
+	return out
+}
+
+func strPrefixes(vals []string) [][]byte {
+	out := make([][]byte, len(vals))
+	for i, v := range vals {
+		out[i] = strPrefix(strings.ToLower(v))
+	}
+	return out
+}
+
+// terms lists the indexed conditions, positive ones first in the order the
+// planner prefers them as the driver.
+func (f *Filter) terms() []term {
+	var out []term
+	add := func(b []byte, p [][]byte, neg bool) {
+		if len(p) > 0 {
+			out = append(out, term{b, p, neg})
+		}
+	}
+	add(ixContactTime, idPrefixes(f.ContactIDs), false)
+	add(ixOwner, idPrefixes(f.OwnerIDs), false)
+	add(ixAction, strPrefixes(f.Actions), false)
+	add(ixType, strPrefixes(f.Types), false)
+	add(ixSource, strPrefixes(f.Sources), false)
+	add(ixContactTime, idPrefixes(f.NotContactIDs), true)
+	add(ixOwner, idPrefixes(f.NotOwners), true)
+	add(ixAction, strPrefixes(f.NotActions), true)
+	add(ixType, strPrefixes(f.NotTypes), true)
+	add(ixSource, strPrefixes(f.NotSources), true)
+	return out
+}
+
+// plan picks the driver, the index walked in time order, and the checks made
+// on each candidate. The positive term with the fewest prefixes drives (the
+// first one on a tie: contact, owner, action, type, source); with none, the
+// time index drives.
+func (f *Filter) plan() (driver term, checks []term) {
+	all := f.terms()
+	best := -1
+	for i, t := range all {
+		if !t.neg && (best < 0 || len(t.prefixes) < len(all[best].prefixes)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return term{bucket: ixTime, prefixes: [][]byte{nil}}, all
+	}
+	return all[best], append(all[:best:best], all[best+1:]...)
+}
+
+// hit is one index position: an interaction's time key and id.
+type hit struct {
+	t  uint64
+	id ID
+}
+
+func (a hit) less(b hit) bool { return a.t < b.t || a.t == b.t && a.id < b.id }
+
+// walker merges reverse walks over several prefixes of one index, newest
+// first, without repeats.
+type walker struct {
+	curs     []*bolt.Cursor
+	prefixes [][]byte
+	heads    []hit
+	ok       []bool
+	lo       uint64 // lowest time key wanted
+	last     hit
+	started  bool
+}
+
+func newWalker(tx *bolt.Tx, t term, lo uint64, hi hit) *walker {
+	w := &walker{prefixes: t.prefixes, lo: lo}
+	for _, p := range t.prefixes {
+		c := tx.Bucket(t.bucket).Cursor()
+		seek := make([]byte, 0, len(p)+16)
+		seek = append(seek, p...)
+		seek = binary.BigEndian.AppendUint64(seek, hi.t)
+		seek = binary.BigEndian.AppendUint64(seek, uint64(hi.id))
+		k, _ := c.Seek(seek)
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		w.curs = append(w.curs, c)
+		h, ok := w.decode(p, k)
+		w.heads = append(w.heads, h)
+		w.ok = append(w.ok, ok)
+	}
+	return w
+}
+
+func (w *walker) decode(p, k []byte) (hit, bool) {
+	if k == nil || len(k) != len(p)+16 || !bytes.HasPrefix(k, p) {
+		return hit{}, false
+	}
+	h := hit{binary.BigEndian.Uint64(k[len(p):]), keyID(k[len(p)+8:])}
+	return h, h.t >= w.lo
+}
+
+// next returns the newest position not yet returned.
+func (w *walker) next() (hit, bool) {
+	for {
+		best := -1
+		for i := range w.heads {
+			if w.ok[i] && (best < 0 || w.heads[best].less(w.heads[i])) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return hit{}, false
+		}
+		h := w.heads[best]
+		k, _ := w.curs[best].Prev()
+		w.heads[best], w.ok[best] = w.decode(w.prefixes[best], k)
+		if w.started && h == w.last {
+			continue // the same interaction under two prefixes
+		}
+		w.started, w.last = true, h
+		return h, true
+	}
+}
+
+// matchIndex reports whether (t, id) satisfies an indexed term.
+func matchIndex(tx *bolt.Tx, t term, h hit, buf []byte) bool {
+	b := tx.Bucket(t.bucket)
+	found := false
+	for _, p := range t.prefixes {
+		buf = append(buf[:0], p...)
+		buf = binary.BigEndian.AppendUint64(buf, h.t)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(h.id))
+		if b.Get(buf) != nil {
+			found = true
+			break
+		}
+	}
+	return found != t.neg
+}
+
+// matchText reports whether the interaction's text holds every Text term and
+// no NotText term, case-insensitively.
+func (f *Filter) matchText(ia *Interaction) bool {
+	if len(f.Text) == 0 && len(f.NotText) == 0 {
+		return true
+	}
+	var sb strings.Builder
+	for _, s := range []string{ia.Title, ia.Details, ia.Location, ia.Address} {
+		sb.WriteString(s)
+		sb.WriteByte('\n')
+	}
+	if m := ia.Email; m != nil {
+		sb.WriteString(m.From)
+		sb.WriteByte('\n')
+		sb.WriteString(strings.Join(m.To, "\n"))
+		sb.WriteByte('\n')
+		sb.WriteString(strings.Join(m.Cc, "\n"))
+		sb.WriteByte('\n')
+		for _, a := range m.Attachments {
+			sb.WriteString(a.Name)
+			sb.WriteByte('\n')
+		}
+	}
+	hay := strings.ToLower(sb.String())
+	for _, t := range f.Text {
+		if !strings.Contains(hay, t) {
+			return false
+		}
+	}
+	for _, t := range f.NotText {
+		if strings.Contains(hay, t) {
+			return false
+		}
+	}
+	return true
+}
+
+// each calls fn for every interaction matching f, newest first, starting
+// after cur, until fn returns false or an error.
+func (f *Filter) each(tx *bolt.Tx, cur *cursor, fn func(*Interaction) (bool, error)) error {
+	if f.None {
+		return nil
+	}
+	lo := uint64(0)
+	if !f.From.IsZero() {
+		lo = timeKey(f.From)
+	}
+	hi := hit{math.MaxUint64, math.MaxUint64}
+	if !f.To.IsZero() {
+		hi = hit{timeKey(f.To), 0}
+	}
+	if cur != nil && (hit{cur.t, cur.id}).less(hi) {
+		hi = hit{cur.t, cur.id}
+	}
+	driver, checks := f.plan()
+	w := newWalker(tx, driver, lo, hi)
+	items := tx.Bucket(bInteractions)
+	buf := make([]byte, 0, 96)
+	for {
+		h, ok := w.next()
+		if !ok {
+			return nil
+		}
+		if !slices.ContainsFunc(checks, func(t term) bool { return !matchIndex(tx, t, h, buf) }) {
+			v := items.Get(h.id.key())
+			if v == nil {
+				continue // index without record: never written that way, but skip safely
+			}
+			ia, err := decodeInteraction(h.id, v)
+			if err != nil {
+				return err
+			}
+			if !f.matchText(ia) {
+				continue
+			}
+			more, err := fn(ia)
+			if err != nil || !more {
+				return err
+			}
+		}
+	}
+}
+
+// ListInteractions returns one page of interactions matching f, newest first
+// (by occurred_at, then id), and the cursor of the next page ("" at the end).
+func (s *Store) ListInteractions(f Filter, limit int, after string) ([]*Interaction, string, error) {
+	limit = clampLimit(limit)
+	c, ok, err := parseCursor(after)
+	if err != nil {
+		return nil, "", err
+	}
+	var cp *cursor
+	if ok {
+		cp = &c
+	}
+	var out []*Interaction
+	var next string
+	err = s.view(func(tx *bolt.Tx) error {
+		return f.each(tx, cp, func(ia *Interaction) (bool, error) {
+			if len(out) == limit {
+				last := out[len(out)-1]
+				next = cursor{timeKey(last.OccurredAt), last.ID}.String()
+				return false, nil
+			}
+			out = append(out, ia)
+			return true, nil
+		})
+	})
+	return out, next, err
+}
+
+// Timeline is a contact's interactions, newest first.
+func (s *Store) Timeline(contact ID, limit int, after string) ([]*Interaction, string, error) {
+	return s.ListInteractions(Filter{ContactIDs: []ID{contact}}, limit, after)
+}
+
+// ExportInteractions calls fn for every interaction matching f, newest first,
+// with its contacts, all from one read transaction so the set is consistent.
+// It holds one interaction at a time: memory stays flat however many match.
+// An error from fn stops the walk and is returned.
+func (s *Store) ExportInteractions(f Filter, fn func(ia *Interaction, contacts []*Contact) error) error {
+	return s.view(func(tx *bolt.Tx) error {
+		contacts := make([]*Contact, 0, 4)
+		return f.each(tx, nil, func(ia *Interaction) (bool, error) {
+			contacts = contacts[:0]
+			for _, id := range ia.ContactIDs {
+				c, err := getContact(tx, id)
+				if err != nil {
+					return false, err
+				}
+				contacts = append(contacts, c)
+			}
+			return true, fn(ia, contacts)
+		})
+	})
+}

@@ -1,0 +1,232 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Options tune Open. The zero value is ready for production.
+type Options struct {
+	// Logger receives the store's logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// LockTimeout bounds the wait for the file lock; default 1s.
+	LockTimeout time.Duration
+	// NoSync skips fsync on commit. For tests and benchmarks only: a crash
+	// may lose acknowledged writes.
+	NoSync bool
+	// MaxBatch caps how many writes share one commit; default 256.
+	MaxBatch int
+	// ReadOnly opens the file for reading (backups of a stopped daemon).
+	ReadOnly bool
+	// PasswordCost is the bcrypt cost; default bcrypt.DefaultCost. Tests
+	// lower it.
+	PasswordCost int
+}
+
+// Store is the database. All methods are safe for concurrent use.
+type Store struct {
+	db         *bolt.DB
+	log        *slog.Logger
+	now        func() time.Time
+	bcryptCost int
+	writes     chan *writeReq
+	// closeMu makes Close wait for senders: update holds it for reading
+	// while it queues, Close takes it to close the channel.
+	closeMu  sync.RWMutex
+	closed   bool
+	writerWG sync.WaitGroup
+
+	idMu   sync.Mutex
+	lastID ID
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (creating if needed) the database at path, creates every bucket,
+// runs pending migrations and starts the writer.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.PasswordCost == 0 {
+		opts.PasswordCost = bcrypt.DefaultCost
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	if !opts.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:  opts.LockTimeout,
+		ReadOnly: opts.ReadOnly,
+		NoSync:   opts.NoSync,
+		// A large initial mmap keeps long read transactions (CSV export)
+		// from blocking writers on a remap as the file grows.
+		InitialMmapSize: 1 << 30,
+		FreelistType:    bolt.FreelistMapType,
+		NoFreelistSync:  true,
+	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s (is touchpoint serve running?)", ErrLocked, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	s := &Store{
+		db:         db,
+		log:        opts.Logger,
+		now:        opts.Now,
+		bcryptCost: opts.PasswordCost,
+		writes:     make(chan *writeReq, opts.MaxBatch),
+	}
+	if !opts.ReadOnly {
+		if err := s.init(); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	s.writerWG.Add(1)
+	go s.writer(opts.MaxBatch)
+	return s, nil
+}
+
+func (s *Store) init() error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		if err := migrate(tx, s.now()); err != nil {
+			return err
+		}
+		// Ids must keep increasing across restarts even if the clock went back.
+		for _, b := range [][]byte{bContacts, bUsers, bTokens, bInteractions} {
+			if k, _ := tx.Bucket(b).Cursor().Last(); k != nil && keyID(k) > s.lastID {
+				s.lastID = keyID(k)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("initialise database: %w", err)
+	}
+	return nil
+}
+
+// Close stops the writer after the writes already queued and closes the file.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closeMu.Lock()
+		s.closed = true
+		close(s.writes)
+		s.closeMu.Unlock()
+		s.writerWG.Wait()
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.db.Path() }
+
+// NewID returns a fresh time-ordered id.
+func (s *Store) NewID() ID {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	ms := s.now().Sub(idEpoch).Milliseconds()
+	if ms < 0 {
+		ms = 0
+	}
+	id := ID(ms) << idSeqBits
+	if id <= s.lastID {
+		id = s.lastID + 1
+	}
+	s.lastID = id
+	return id
+}
+
+// Backup writes a consistent copy of the database to w from one read
+// transaction; writers carry on meanwhile.
+func (s *Store) Backup(w io.Writer) (int64, error) {
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
+// BackupFile writes a consistent copy to path atomically: a temporary file in
+// the same directory, fsynced, then renamed.
+func (s *Store) BackupFile(path string) (int64, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".touchpoint-backup-*")
+	if err != nil {
+		return 0, fmt.Errorf("create backup file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	n, err := s.Backup(tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o600)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("write backup %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error { return s.db.View(fn) }
+
+// update runs fn in the writer's next transaction and returns once that
+// transaction is committed and synced (or failed). fn may run more than once
+// (see the package doc) and must only touch the transaction and its own
+// results.
+func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := &writeReq{fn: fn, done: make(chan error, 1)}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return ErrClosed
+	}
+	s.writes <- req
+	s.closeMu.RUnlock()
+	// Once queued the write will run; wait for its outcome whatever ctx says,
+	// so a caller never reports failure for data that was committed.
+	return <-req.done
+}

@@ -1,0 +1,90 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+type writeReq struct {
+	fn   func(tx *bolt.Tx) error
+	done chan error
+}
+
+// writer is the only goroutine that writes. It blocks for one request, then
+// takes every request already queued (up to max) and commits them together:
+// while one commit syncs, the next batch gathers, so a lone writer pays one
+// fsync and concurrent writers share one. There is no timer.
+func (s *Store) writer(max int) {
+	defer s.writerWG.Done()
+	batch := make([]*writeReq, 0, max)
+	for req := range s.writes {
+		batch = append(batch[:0], req)
+	fill:
+		for len(batch) < max {
+			select {
+			case r, ok := <-s.writes:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs the batch in one transaction. If any function fails, the
+// transaction is rolled back and each function is run again in its own, so
+// one bad write cannot take the others down with it.
+func (s *Store) commit(batch []*writeReq) {
+	failed := -1
+	err := s.run(func(tx *bolt.Tx) error {
+		for i, r := range batch {
+			if err := r.fn(tx); err != nil {
+				failed = i
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		for _, r := range batch {
+			r.done <- nil
+		}
+		return
+	}
+	if len(batch) == 1 || failed < 0 {
+		// A lone write, or the commit itself failed (disk full, I/O error):
+		// retry alone only when there is something to isolate.
+		if len(batch) == 1 {
+			batch[0].done <- err
+			return
+		}
+		s.log.Error("group commit failed", "err", err, "writes", len(batch))
+	}
+	for _, r := range batch {
+		r.done <- s.run(r.fn)
+	}
+}
+
+// run is one bbolt update with panics turned into errors, so a bug in one
+// write cannot kill the writer and strand every caller.
+func (s *Store) run(fn func(tx *bolt.Tx) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic in store write", "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("store: internal error: %v", p)
+		}
+	}()
+	err = s.db.Update(fn)
+	var ve *ValidationError
+	if err != nil && !errors.As(err, &ve) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+		s.log.Debug("store write failed", "err", err)
+	}
+	return err
+}
