@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -94,4 +95,23 @@ func clampLimit(n int) int {
 		return DefaultLimit
 	}
 	return min(n, MaxLimit)
+}
+
+// UnmarshalJSON accepts an id as a JSON number or a decimal string, so
+// clients that keep ids as strings work too.
+func (id *ID) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if s == "null" {
+		*id = 0
+		return nil
+	}
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || v > maxJSONID {
+		return fmt.Errorf("%s is not an id", b)
+	}
+	*id = ID(v)
+	return nil
 }

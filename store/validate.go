@@ -66,30 +66,39 @@ func NormalizeEmail(s string) (string, bool) {
 			return "", false
 		}
 	}
-	if _, ok := NormalizeDomain(s[at+1:]); !ok {
+	if !validHost(s[at+1:]) {
 		return "", false
 	}
 	return s, true
 }
 
-// NormalizeDomain lowercases a domain ("@acme.com" is accepted) and checks
-// that it is a plausible host name with at least one dot.
+// NormalizeDomain lowercases an organisation's mail domain ("@acme.com" is
+// accepted) and checks that it is a host name with at least one dot.
 func NormalizeDomain(s string) (string, bool) {
 	s = strings.TrimSuffix(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "@"), ".")
-	if s == "" || len(s) > maxDomainLength || !strings.Contains(s, ".") {
+	if !strings.Contains(s, ".") || !validHost(s) {
 		return "", false
+	}
+	return s, true
+}
+
+// validHost checks a lowercase host name (single labels like localhost
+// included).
+func validHost(s string) bool {
+	if s == "" || len(s) > maxDomainLength {
+		return false
 	}
 	for _, label := range strings.Split(s, ".") {
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return "", false
+			return false
 		}
 		for _, r := range label {
 			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r >= 0x80 && unicode.IsLetter(r)) {
-				return "", false
+				return false
 			}
 		}
 	}
-	return s, true
+	return true
 }
 
 // normList trims each element, drops empties and case-insensitive duplicates

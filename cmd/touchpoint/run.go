@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"strings"
+
+	"touchpoint/config"
+	"touchpoint/store"
+)
+
+// version is set at build time: -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `Touchpoint keeps the logbook of every exchange with your contacts.
+
+Usage:
+  touchpoint serve                      run the daemon (web, API; mail in later releases)
+  touchpoint user add --email E --name N [--role admin|staff]
+                                        add a user; the password is read from stdin
+  touchpoint token create --name N [--role admin|staff] [--user EMAIL]
+                                        create an API token; prints the token alone
+  touchpoint backup FILE                write a consistent copy of the database (- for stdout)
+  touchpoint config check               load and validate the configuration
+  touchpoint config example             print an annotated example configuration
+  touchpoint version                    print the version
+
+Every command takes --config FILE (or TOUCHPOINT_CONFIG); every setting can
+also come from a TOUCHPOINT_* environment variable (see config check).
+`
+
+// cli carries what a command needs from its environment, so tests can run
+// commands in-process.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	env            map[string]string
+}
+
+// exit codes
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// usageError marks an error in how the command was called.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, env: config.EnvMap(environ)}
+	err := c.dispatch(ctx, args)
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "touchpoint: %s\n\n%s", ue.msg, usage)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "touchpoint: %s\n", err)
+		return exitError
+	}
+}
+
+func (c *cli) dispatch(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usageError{"no command given"}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return c.serve(ctx, rest)
+	case "user":
+		if len(rest) == 0 || rest[0] != "add" {
+			return usageError{"use: touchpoint user add --email E --name N [--role admin|staff]"}
+		}
+		return c.userAdd(ctx, rest[1:])
+	case "token":
+		if len(rest) == 0 || rest[0] != "create" {
+			return usageError{"use: touchpoint token create --name N [--role admin|staff]"}
+		}
+		return c.tokenCreate(ctx, rest[1:])
+	case "backup":
+		return c.backup(ctx, rest)
+	case "config":
+		if len(rest) == 0 || (rest[0] != "check" && rest[0] != "example") {
+			return usageError{"use: touchpoint config check | touchpoint config example"}
+		}
+		if rest[0] == "example" {
+			_, err := c.stdout.Write(config.ExampleTOML())
+			return err
+		}
+		return c.configCheck(rest[1:])
+	case "version", "--version", "-v":
+		fmt.Fprintf(c.stdout, "touchpoint %s (%s, schema %d)\n", version, runtime.Version(), store.SchemaVersion())
+		return nil
+	case "help", "--help", "-h":
+		fmt.Fprint(c.stdout, usage)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+// flags makes a flag set with the shared --config flag.
+func (c *cli) flags(name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	path := fs.String("config", c.env["TOUCHPOINT_CONFIG"], "configuration file (TOML)")
+	return fs, path
+}
+
+// parse parses flags; a flag error is a usage error (the flag package has
+// already printed it).
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+// loadConfig loads and validates the configuration.
+func (c *cli) loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path, c.env)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
+	return cfg, nil
+}
+
+func (c *cli) configCheck(args []string) error {
+	fs, path := c.flags("config check")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	for _, name := range config.UnknownEnv(c.env) {
+		if name != "TOUCHPOINT_CONFIG" {
+			fmt.Fprintf(c.stderr, "warning: %s is not a Touchpoint setting\n", name)
+		}
+	}
+	fmt.Fprintf(c.stdout, "configuration OK\n\n%s", cfg)
+	return nil
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
+	if cfg.Log.Format == config.LogFormatJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"touchpoint/config"
+	"touchpoint/store"
+	"touchpoint/web"
+)
+
+func (c *cli) serve(ctx context.Context, args []string) error {
+	fs, path := c.flags("serve")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{"serve takes no arguments"}
+	}
+	cfg, err := c.loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, c.stderr)
+	for _, name := range config.UnknownEnv(c.env) {
+		if name != "TOUCHPOINT_CONFIG" {
+			log.Warn("environment variable is not a Touchpoint setting", "name", name)
+		}
+	}
+
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	st, err := store.Open(cfg.DBPath(), store.Options{Logger: log.With("component", "store")})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close database", "err", err)
+		}
+		log.Info("stopped")
+	}()
+	if err := c.ensureAdmin(ctx, cfg, st, log); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	srv := web.New(web.Options{
+		Store: st, Logger: log.With("component", "web"), Version: version,
+		SystemAddress: cfg.SystemAddress, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Registry: reg,
+	})
+	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (http.addr): %w", cfg.HTTP.Addr, err)
+	}
+	ctlLn, err := listenCtl(ctlPath(cfg))
+	if err != nil {
+		httpLn.Close()
+		return err
+	}
+	defer os.Remove(ctlPath(cfg))
+
+	log.Info("touchpoint started", "version", version, "http", httpLn.Addr().String(), "data", cfg.DBPath(), "system_address", cfg.SystemAddress)
+	if cfg.SMTPEnabled() {
+		log.Info("SMTP listener not in this release yet; its address is reserved", "smtp", cfg.SMTP.Addr)
+	}
+
+	// Ordered shutdown: when ctx ends (SIGTERM, SIGINT) both servers stop
+	// accepting and finish what is in flight; the store closes last (defer).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	grace := cfg.HTTP.ShutdownTimeout.Std()
+	errc := make(chan error, 2)
+	go func() {
+		hs := srv.HTTPServer(cfg.HTTP.ReadTimeout.Std(), cfg.HTTP.WriteTimeout.Std(), cfg.HTTP.IdleTimeout.Std())
+		errc <- web.Serve(ctx, hs, httpLn, grace)
+	}()
+	go func() {
+		cs := &http.Server{Handler: ctlServer(st, log.With("component", "ctl")), ReadHeaderTimeout: 10 * time.Second}
+		errc <- web.Serve(ctx, cs, ctlLn, grace)
+	}()
+	var first error
+	for range 2 {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && first == nil {
+			first = err
+			cancel() // one server failed: stop the other too
+		}
+	}
+	log.Info("shutting down")
+	return first
+}
+
+// ensureAdmin creates the first admin on a database without users: from
+// admin.email / admin.password, or with a generated password printed once.
+func (c *cli) ensureAdmin(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) error {
+	n, err := st.CountUsers()
+	if err != nil || n > 0 {
+		return err
+	}
+	pw := cfg.Admin.Password
+	generated := pw == ""
+	if generated {
+		pw = rand.Text()
+	}
+	u := &store.User{Name: cfg.Admin.Name, Emails: []string{cfg.Admin.Email}, Role: store.RoleAdmin}
+	if err := st.CreateUser(ctx, u, pw); err != nil {
+		return fmt.Errorf("create the first admin (admin.email, admin.password): %w", err)
+	}
+	log.Info("created the first admin", "email", cfg.Admin.Email)
+	if generated {
+		// Straight to the terminal, never through the logger.
+		fmt.Fprintf(c.stderr, "\n  First admin: %s\n  Password:    %s\n  (shown once; set TOUCHPOINT_ADMIN_PASSWORD to choose it)\n\n", cfg.Admin.Email, pw)
+	}
+	return nil
+}

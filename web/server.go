@@ -1,0 +1,174 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"touchpoint/store"
+)
+
+// Options configure a Server.
+type Options struct {
+	Store         *store.Store
+	Logger        *slog.Logger
+	Version       string
+	SystemAddress string
+	// MaxBodyBytes bounds JSON request bodies; default 1 MiB.
+	MaxBodyBytes int64
+	// Registry receives the HTTP metrics and is served on /metrics; nil
+	// makes a fresh one.
+	Registry *prometheus.Registry
+	Now      func() time.Time
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	opts    Options
+	store   *store.Store
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *httpMetrics
+	engine  *gin.Engine
+}
+
+func init() {
+	// gin's mode is process-wide; Touchpoint logs through slog instead.
+	gin.SetMode(gin.ReleaseMode)
+}
+
+// New builds the router.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now}
+	s.metrics = newHTTPMetrics(opts.Registry)
+	s.engine = s.routes()
+	return s
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+func (s *Server) routes() *gin.Engine {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.Use(s.recoverer, s.observe)
+	r.NoRoute(func(c *gin.Context) { apiError(c, http.StatusNotFound, "no such route") })
+	r.NoMethod(func(c *gin.Context) { apiError(c, http.StatusMethodNotAllowed, "method not allowed") })
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/metrics", s.metricsHandler())
+
+	api := r.Group("/api/v1", s.requireAuth)
+	api.GET("/contacts", s.listContacts)
+	api.POST("/contacts", s.createContact)
+	api.GET("/contacts/:id", s.getContact)
+	api.PATCH("/contacts/:id", s.updateContact)
+	api.DELETE("/contacts/:id", requireAdmin, s.deleteContact)
+	api.GET("/contacts/:id/interactions", s.contactTimeline)
+
+	api.GET("/interactions", s.listInteractions)
+	api.POST("/interactions", s.createInteraction)
+	api.GET("/interactions/export.csv", s.exportInteractions)
+	api.GET("/interactions/:id", s.getInteraction)
+	api.PATCH("/interactions/:id", s.updateInteraction)
+	api.DELETE("/interactions/:id", s.deleteInteraction)
+
+	api.GET("/vocabulary", s.vocabulary)
+	api.POST("/vocabulary/:kind", s.addVocabulary)
+	api.DELETE("/vocabulary/:kind/:name", requireAdmin, s.removeVocabulary)
+
+	api.GET("/users", s.listUsers)
+	api.POST("/users", requireAdmin, s.createUser)
+	api.PATCH("/users/:id", requireAdmin, s.updateUser)
+	api.GET("/tokens", requireAdmin, s.listTokens)
+	api.POST("/tokens", requireAdmin, s.createToken)
+	api.DELETE("/tokens/:id", requireAdmin, s.revokeToken)
+	return r
+}
+
+// recoverer turns a panic in a handler into a 500 and a log line.
+func (s *Server) recoverer(c *gin.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(p)
+			}
+			s.log.Error("panic in handler", "panic", p, "path", c.Request.URL.Path, "stack", string(debug.Stack()))
+			if !c.Writer.Written() {
+				apiError(c, http.StatusInternalServerError, "internal error")
+			}
+		}
+	}()
+	c.Next()
+}
+
+// observe logs each request and records its metrics. Query strings are not
+// logged: they may hold names and addresses.
+func (s *Server) observe(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	d := time.Since(start)
+	s.metrics.observe(c.Request.Method, route, c.Writer.Status(), d)
+	lvl := slog.LevelDebug
+	if c.Writer.Status() >= 500 {
+		lvl = slog.LevelWarn
+	}
+	s.log.Log(c.Request.Context(), lvl, "http", "method", c.Request.Method, "route", route, "status", c.Writer.Status(), "dur", d, "remote", c.ClientIP())
+}
+
+// HTTPServer wraps the handler in a server with timeouts, for Serve.
+func (s *Server) HTTPServer(readTimeout, writeTimeout, idleTimeout time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           s.engine,
+		ReadHeaderTimeout: min(readTimeout, 10*time.Second),
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve runs srv on ln until ctx ends, then shuts down gracefully within
+// grace.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	return err
+}
+
