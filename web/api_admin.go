@@ -193,4 +193,3 @@ func (s *Server) removeVocabulary(c *gin.Context) {
 	}
 	c.Status(http.StatusNoContent)
 }
-

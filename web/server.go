@@ -171,4 +171,3 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Du
 	}
 	return err
 }
-
