@@ -54,6 +54,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 
+	stopCron, err := startScheduler(cfg, st, log.With("component", "cron"))
+	if err != nil {
+		return err
+	}
+	defer stopCron() // before the store closes (defers run last-in first-out)
+
 	reg := prometheus.NewRegistry()
 	srv := web.New(web.Options{
 		Store: st, Logger: log.With("component", "web"), Version: version,
