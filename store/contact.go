@@ -124,7 +124,7 @@ func contactIndex(c *Contact) []indexEntry {
 			out = append(out, indexEntry{ixContactWord, append(strPrefix(w), idk...), nil})
 		}
 	}
-	out = append(out, indexEntry{ixContactName, append(strPrefix(strings.ToLower(c.Name)), idk...), nil})
+	out = append(out, indexEntry{ixContactName, nameKey(c), nil})
 	if c.OrganizationID != 0 {
 		out = append(out, indexEntry{ixOrgMember, append(c.OrganizationID.key(), idk...), nil})
 	}
@@ -366,8 +366,9 @@ const maxSearchCandidates = 20_000
 
 // SearchContacts lists contacts by name. With a query, it returns those whose
 // name words start with every query word, or whose email address or domain
-// contains the query, up to limit, by name. Without one it pages through all
-// contacts by name; the returned cursor continues the list ("" at the end).
+// contains the query; without one, every contact. Either way the list is in
+// name order, limit at a time; the returned cursor continues it ("" at the
+// end).
 func (s *Store) SearchContacts(q string, limit int, after string) ([]*Contact, string, error) {
 	limit = clampLimit(limit)
 	q = strings.ToLower(strings.TrimSpace(q))
@@ -396,12 +397,19 @@ func (s *Store) SearchContacts(q string, limit int, after string) ([]*Contact, s
 				}
 			}
 		}
+		var start []byte
+		if after != "" {
+			var err error
+			if start, err = decodeNameCursor(after); err != nil {
+				return err
+			}
+		}
 		for id := range ids {
 			c, err := getContact(tx, id)
 			if err != nil {
 				return err
 			}
-			if contactMatches(c, q, qw) {
+			if contactMatches(c, q, qw) && (start == nil || bytes.Compare(nameKey(c), start) > 0) {
 				out = append(out, c)
 			}
 		}
@@ -410,8 +418,14 @@ func (s *Store) SearchContacts(q string, limit int, after string) ([]*Contact, s
 	sortContacts(out)
 	if len(out) > limit {
 		out = out[:limit]
+		next = encodeNameCursor(nameKey(out[limit-1]))
 	}
 	return out, next, err
+}
+
+// nameKey is c's key in the name index: the order of every contact list.
+func nameKey(c *Contact) []byte {
+	return append(strPrefix(strings.ToLower(c.Name)), c.ID.key()...)
 }
 
 func contactMatches(c *Contact, q string, qw []string) bool {

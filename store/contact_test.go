@@ -232,3 +232,30 @@ func TestOrganisationWithMembersCannotBecomePerson(t *testing.T) {
 		t.Fatalf("UpdateContact = %v, want kind error", err)
 	}
 }
+
+func TestSearchContactsPages(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	for i := range 7 {
+		mustContact(t, s, Contact{Name: fmt.Sprintf("Cohen %d", i)})
+	}
+	mustContact(t, s, Contact{Name: "Levi"})
+	var names []string
+	cur := ""
+	for range 10 {
+		got, next, err := s.SearchContacts("cohen", 3, cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range got {
+			names = append(names, c.Name)
+		}
+		if next == "" {
+			break
+		}
+		cur = next
+	}
+	if fmt.Sprint(names) != "[Cohen 0 Cohen 1 Cohen 2 Cohen 3 Cohen 4 Cohen 5 Cohen 6]" {
+		t.Errorf("paged search = %v", names)
+	}
+}

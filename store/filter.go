@@ -41,6 +41,9 @@ type Term struct {
 	Key   string
 	Value string
 	Neg   bool
+	// Field is what errors about this term name: "q" for the expression,
+	// or the parameter the term came from.
+	Field string
 }
 
 // Query is a parsed filter expression, not yet resolved against users and
@@ -128,22 +131,31 @@ func quoted(s string) (string, string, error) {
 }
 
 // Add appends a key:value condition given outside the expression (an API
-// parameter or a form field); errors name the key.
-func (q *Query) Add(key, value string) error {
+// parameter or a form field); errors, now or from Resolve, name field.
+func (q *Query) Add(field, key, value string) error {
 	key = strings.ToLower(key)
 	if !slices.Contains(filterKeys, key) {
-		return invalid(key, "unknown filter")
+		return invalid(field, "unknown filter %q", key)
 	}
-	if err := q.add(Term{Key: key, Value: value}); err != nil {
-		if ve, ok := err.(*ValidationError); ok {
-			ve.Field = key
-		}
-		return err
+	return q.add(Term{Key: key, Value: value, Field: field})
+}
+
+// errField renames a validation error to the term's field.
+func (t Term) errField(err error) error {
+	if ve, ok := err.(*ValidationError); ok && t.Field != "" {
+		ve.Field = t.Field
 	}
-	return nil
+	return err
 }
 
 func (q *Query) add(t Term) error {
+	if t.Field == "" {
+		t.Field = "q"
+	}
+	return t.errField(q.check(t))
+}
+
+func (q *Query) check(t Term) error {
 	t.Value = strings.TrimSpace(t.Value)
 	if t.Value == "" {
 		if t.Key == "" {
@@ -211,7 +223,7 @@ func (s *Store) Resolve(q *Query) (Filter, error) {
 	err := s.view(func(tx *bolt.Tx) error {
 		for _, t := range q.Terms {
 			if err := f.addTerm(tx, t); err != nil {
-				return err
+				return t.errField(err)
 			}
 		}
 		return nil

@@ -18,12 +18,12 @@ func TestParseQuery(t *testing.T) {
 	}{
 		{name: "empty", in: "  ", want: "[]"},
 		{name: "spec example", in: `type:Call action:Tefillin owner:sarah after:2026-05-01 "class"`,
-			want: `[{type Call false} {action Tefillin false} {owner sarah false} {after 2026-05-01 false} { class false}]`},
-		{name: "quoted value", in: `type:"Phone call" "two words"`, want: `[{type Phone call false} { two words false}]`},
-		{name: "negation", in: `-type:Email -spam`, want: `[{type Email true} { spam true}]`},
-		{name: "key case", in: `TYPE:Call`, want: `[{type Call false}]`},
-		{name: "escaped quote", in: `"say \"hi\""`, want: `[{ say "hi" false}]`},
-		{name: "lone dash is text", in: `- x`, want: `[{ - false} { x false}]`},
+			want: `[{type Call false q} {action Tefillin false q} {owner sarah false q} {after 2026-05-01 false q} { class false q}]`},
+		{name: "quoted value", in: `type:"Phone call" "two words"`, want: `[{type Phone call false q} { two words false q}]`},
+		{name: "negation", in: `-type:Email -spam`, want: `[{type Email true q} { spam true q}]`},
+		{name: "key case", in: `TYPE:Call`, want: `[{type Call false q}]`},
+		{name: "escaped quote", in: `"say \"hi\""`, want: `[{ say "hi" false q}]`},
+		{name: "lone dash is text", in: `- x`, want: `[{ - false q} { x false q}]`},
 		{name: "unknown key", in: `tpye:Call`, err: `unknown filter "tpye:"`},
 		{name: "unclosed quote", in: `"class`, err: "quote is not closed"},
 		{name: "empty value", in: `type:`, err: "type: needs a value"},
@@ -132,12 +132,12 @@ func sortFilterIDs(f *Filter) {
 func TestQueryAddNamesTheKey(t *testing.T) {
 	t.Parallel()
 	q := &Query{}
-	err := q.Add("from", "last week")
+	err := q.Add("from", "from", "last week")
 	var ve *ValidationError
 	if !errors.As(err, &ve) || ve.Field != "from" {
 		t.Fatalf("Add(from, bad) = %v, want a validation error on from", err)
 	}
-	if err := q.Add("type", "Call"); err != nil || q.String() != "type:Call" {
+	if err := q.Add("type", "type", "Call"); err != nil || q.String() != "type:Call" {
 		t.Fatalf("Add(type, Call) = %v, String() = %q", err, q.String())
 	}
 }

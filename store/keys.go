@@ -3,7 +3,8 @@ package store
 import (
 	"encoding/base64"
 	"encoding/binary"
-	"fmt"
+	"encoding/json"
+	"reflect"
 	"strconv"
 	"time"
 )
@@ -110,7 +111,8 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 	}
 	v, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || v > maxJSONID {
-		return fmt.Errorf("%s is not an id", b)
+		// A type error lets encoding/json name the field.
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[ID]()}
 	}
 	*id = ID(v)
 	return nil

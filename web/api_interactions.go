@@ -49,12 +49,10 @@ func (whenError) Error() string {
 	return "must be a date and time like 2026-05-01T14:30:00Z (RFC 3339), 2026-05-01T14:30 (UTC) or 2026-05-01"
 }
 
-// parseWhen reads RFC 3339, or a zoneless date-time or date taken as UTC;
-// "" means now.
+// parseWhen reads RFC 3339, or a zoneless date-time or date taken as UTC.
+// (Omit the field for "now"; an empty string is an error, so a PATCH cannot
+// move an interaction to today by accident.)
 func parseWhen(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", time.DateOnly} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC(), nil
@@ -159,10 +157,7 @@ func (s *Server) requestFilter(c *gin.Context) (store.Filter, bool) {
 	}
 	for _, fp := range filterParams {
 		for _, v := range c.QueryArray(fp.param) {
-			if err := q.Add(fp.key, v); err != nil {
-				if ve, ok := err.(*store.ValidationError); ok {
-					ve.Field = fp.param
-				}
+			if err := q.Add(fp.param, fp.key, v); err != nil {
 				s.fail(c, err)
 				return store.Filter{}, false
 			}

@@ -348,7 +348,7 @@ func TestListFiltersAndPaging(t *testing.T) {
 		}
 	}
 	for query, field := range map[string]string{
-		"q=" + urlq("tpye:Call"): "q", "from=soon": "from", "owner_id=nobody": "q", "source=fax": "source",
+		"q=" + urlq("tpye:Call"): "q", "from=soon": "from", "owner_id=nobody": "owner_id", "contact_id=999": "contact_id", "source=fax": "source",
 		"limit=0": "limit", "limit=100000": "limit", "cursor=zzz": "cursor",
 	} {
 		if r := e.do(e.staffTok, "GET", "/api/v1/interactions?"+query, nil); r.code != 400 || r.errField() != field {

@@ -51,7 +51,9 @@ var errForbidden = errors.New("your role may not do this")
 // bindJSON decodes the request body into v, strictly: unknown fields, wrong
 // types, trailing data and bodies over the limit are 400s naming the problem.
 func (s *Server) bindJSON(c *gin.Context, v any) bool {
-	if ct := c.ContentType(); ct != "application/json" && ct != "" {
+	// Strict: a cross-site page cannot send application/json without a
+	// CORS preflight, so this also guards cookie-authenticated calls.
+	if c.ContentType() != "application/json" {
 		apiError(c, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		return false
 	}

@@ -110,9 +110,16 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 // admin.email / admin.password, or with a generated password printed once.
 func (c *cli) ensureAdmin(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) error {
 	n, err := st.CountUsers()
-	if err != nil || n > 0 {
+	if err != nil {
 		return err
 	}
+	if n > 0 {
+		if cfg.Admin.Password != "" {
+			log.Warn("admin.password is set but users exist: it is only used on the first start; unset it")
+		}
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx) // a signal now must not leave a half-made first start
 	pw := cfg.Admin.Password
 	generated := pw == ""
 	if generated {
