@@ -28,12 +28,19 @@ var (
 	ixAction      = []byte("ix_action")       // lower(action) 0x00 t | id
 	ixOwner       = []byte("ix_owner")        // owner id | t | id
 	ixSource      = []byte("ix_source")       // source 0x00 t | id
-	ixMessageID   = []byte("ix_message_id")   // normalised Message-ID → interaction id
+
+	// Mail.
+	bRaw            = []byte("raw")               // id → raw message
+	bUnmatched      = []byte("unmatched")         // id → unmatched message
+	ixDedupe        = []byte("ix_dedupe")         // dedupe key → kind byte | id
+	ixUnmatched     = []byte("ix_unmatched")      // status 0x00 received_at | id
+	ixUnmatchedAddr = []byte("ix_unmatched_addr") // address 0x00 id, pending only
 )
 
 var allBuckets = [][]byte{
 	bMeta, bContacts, bUsers, bTokens, bInteractions, bVocab,
 	ixContactEmail, ixContactDomain, ixContactWord, ixContactName, ixOrgMember,
 	ixUserEmail, ixUserAddr, ixTokenHash,
-	ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource, ixMessageID,
+	ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource,
+	bRaw, bUnmatched, ixDedupe, ixUnmatched, ixUnmatchedAddr,
 }

@@ -46,6 +46,13 @@ func (s *Store) Check() error {
 				}
 				return userIndex(u), nil
 			}},
+			{bUnmatched, func(id ID, v []byte) ([]indexEntry, error) {
+				u, err := decodeUnmatched(id, v)
+				if err != nil {
+					return nil, err
+				}
+				return unmatchedIndex(u), nil
+			}},
 			{bInteractions, func(id ID, v []byte) ([]indexEntry, error) {
 				ia, err := decodeInteraction(id, v)
 				if err != nil {
@@ -69,7 +76,7 @@ func (s *Store) Check() error {
 			}
 		}
 		for _, b := range [][]byte{ixContactEmail, ixContactDomain, ixContactWord, ixContactName, ixOrgMember,
-			ixUserEmail, ixUserAddr, ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource, ixMessageID} {
+			ixUserEmail, ixUserAddr, ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource, ixUnmatched, ixUnmatchedAddr} {
 			m := want[string(b)]
 			n := 0
 			err := tx.Bucket(b).ForEach(func(k, v []byte) error {

@@ -281,9 +281,6 @@ func interactionIndex(ia *Interaction) []indexEntry {
 	for _, o := range ia.OwnerIDs {
 		out = append(out, indexEntry{ixOwner, tiKey(o.key(), t, id), nil})
 	}
-	if ia.Email != nil && ia.Email.MessageID != "" {
-		out = append(out, indexEntry{ixMessageID, []byte(ia.Email.MessageID), id.key()})
-	}
 	return out
 }
 

@@ -25,6 +25,13 @@ var migrations = []func(tx *bolt.Tx, now time.Time) error{
 		}
 		return nil
 	},
+	// 2: the Message-ID index became the dedupe index (ix_dedupe).
+	func(tx *bolt.Tx, now time.Time) error {
+		if tx.Bucket([]byte("ix_message_id")) != nil {
+			return tx.DeleteBucket([]byte("ix_message_id"))
+		}
+		return nil
+	},
 }
 
 var keySchemaVersion = []byte("schema_version")
