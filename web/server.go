@@ -23,6 +23,10 @@ type Options struct {
 	SystemAddress string
 	// MaxBodyBytes bounds JSON request bodies; default 1 MiB.
 	MaxBodyBytes int64
+	// MaxMessageBytes bounds raw messages posted to /messages; default 25 MiB.
+	MaxMessageBytes int64
+	// Ingester stores posted raw messages; nil answers 503.
+	Ingester Ingester
 	// Registry receives the HTTP metrics and is served on /metrics; nil
 	// makes a fresh one.
 	Registry *prometheus.Registry
@@ -51,6 +55,9 @@ func New(opts Options) *Server {
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.MaxMessageBytes <= 0 {
+		opts.MaxMessageBytes = 25 << 20
 	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
@@ -90,8 +97,17 @@ func (s *Server) routes() *gin.Engine {
 	api.POST("/interactions", s.createInteraction)
 	api.GET("/interactions/export.csv", s.exportInteractions)
 	api.GET("/interactions/:id", s.getInteraction)
+	api.GET("/interactions/:id/raw", s.interactionRaw)
 	api.PATCH("/interactions/:id", s.updateInteraction)
 	api.DELETE("/interactions/:id", s.deleteInteraction)
+
+	api.POST("/messages", s.postMessage)
+	admin := api.Group("", requireAdmin)
+	admin.GET("/unmatched", s.listUnmatched)
+	admin.GET("/unmatched/:id", s.getUnmatched)
+	admin.GET("/unmatched/:id/raw", s.unmatchedRaw)
+	admin.POST("/unmatched/:id/assign", s.assignUnmatched)
+	admin.POST("/unmatched/:id/discard", s.discardUnmatched)
 
 	api.GET("/vocabulary", s.vocabulary)
 	api.POST("/vocabulary/:kind", s.addVocabulary)
