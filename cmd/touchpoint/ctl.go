@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"touchpoint/config"
+	"touchpoint/ingest"
+	"touchpoint/matcher"
 	"touchpoint/store"
 )
 
@@ -32,11 +34,19 @@ type admin interface {
 	AddUser(ctx context.Context, u *store.User, password string) error
 	CreateToken(ctx context.Context, name, role, userEmail string) (string, error)
 	Backup(ctx context.Context, w io.Writer) error
+	Ingest(ctx context.Context, raw []byte) (store.IngestResult, error)
 	Close() error
 }
 
 // localAdmin works on an open store.
-type localAdmin struct{ s *store.Store }
+type localAdmin struct {
+	s *store.Store
+	p *ingest.Pipeline
+}
+
+func (a localAdmin) Ingest(ctx context.Context, raw []byte) (store.IngestResult, error) {
+	return a.p.Ingest(ctx, raw, matcher.Delivery{Source: store.SourcePipe})
+}
 
 func (a localAdmin) AddUser(ctx context.Context, u *store.User, password string) error {
 	return a.s.CreateUser(ctx, u, password)
@@ -75,7 +85,7 @@ func (c *cli) openAdmin(cfg *config.Config) (admin, error) {
 	if err != nil {
 		return nil, err
 	}
-	return localAdmin{s}, nil
+	return localAdmin{s, newPipeline(cfg, s, nil)}, nil
 }
 
 // ctlClient talks HTTP over the control socket.
@@ -171,11 +181,26 @@ func (cc *ctlClient) Backup(ctx context.Context, w io.Writer) error {
 	return err
 }
 
+func (cc *ctlClient) Ingest(ctx context.Context, raw []byte) (store.IngestResult, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://touchpoint/ingest", bytes.NewReader(raw))
+	if err != nil {
+		return store.IngestResult{}, err
+	}
+	resp, err := cc.hc.Do(req)
+	if err != nil {
+		return store.IngestResult{}, fmt.Errorf("talk to the running daemon: %w", err)
+	}
+	defer resp.Body.Close()
+	var res store.IngestResult
+	err = decodeCtl(resp, &res)
+	return res, err
+}
+
 func (cc *ctlClient) Close() error { return nil }
 
 // ctlServer serves the control socket for a running daemon.
-func ctlServer(s *store.Store, log *slog.Logger) http.Handler {
-	a := localAdmin{s}
+func ctlServer(a localAdmin, maxMessage int64, log *slog.Logger) http.Handler {
+	s := a.s
 	mux := http.NewServeMux()
 	reply := func(w http.ResponseWriter, status int, v any) {
 		w.Header().Set("Content-Type", "application/json")
@@ -211,6 +236,20 @@ func ctlServer(s *store.Store, log *slog.Logger) http.Handler {
 		}
 		log.Info("token created", "name", in.Name, "role", in.Role, "by", "control socket")
 		reply(w, http.StatusCreated, ctlToken{Token: plain})
+	})
+	mux.HandleFunc("POST /ingest", func(w http.ResponseWriter, r *http.Request) {
+		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMessage))
+		if err != nil {
+			fail(w, fmt.Errorf("read message: %w", err))
+			return
+		}
+		res, err := a.Ingest(r.Context(), raw)
+		if err != nil {
+			log.Error("ingest over control socket failed", "err", err)
+			reply(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+			return
+		}
+		reply(w, http.StatusOK, res)
 	})
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")

@@ -20,11 +20,13 @@ var version = "dev"
 const usage = `Touchpoint keeps the logbook of every exchange with your contacts.
 
 Usage:
-  touchpoint serve                      run the daemon (web, API; mail in later releases)
+  touchpoint serve                      run the daemon (web, API, SMTP)
   touchpoint user add --email E --name N [--role admin|staff]
                                         add a user; the password is read from stdin
   touchpoint token create --name N [--role admin|staff] [--user EMAIL]
                                         create an API token; prints the token alone
+  touchpoint ingest [FILE|-]...         store raw messages (through the running daemon,
+                                        or straight into the database when none runs)
   touchpoint backup FILE                write a consistent copy of the database (- for stdout)
   touchpoint config check               load and validate the configuration
   touchpoint config example             print an annotated example configuration
@@ -90,6 +92,8 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 			return usageError{"use: touchpoint token create --name N [--role admin|staff]"}
 		}
 		return c.tokenCreate(ctx, rest[1:])
+	case "ingest":
+		return c.ingest(ctx, rest)
 	case "backup":
 		return c.backup(ctx, rest)
 	case "config":

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"touchpoint/config"
+	"touchpoint/ingest"
 	"touchpoint/store"
 	"touchpoint/web"
 )
@@ -61,9 +62,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	defer stopCron() // before the store closes (defers run last-in first-out)
 
 	reg := prometheus.NewRegistry()
+	mm := newMailMetrics(reg)
+	pipe := newPipeline(cfg, st, log.With("component", "ingest"))
+	pipe.Observe = mm.observe
 	srv := web.New(web.Options{
 		Store: st, Logger: log.With("component", "web"), Version: version,
 		SystemAddress: cfg.SystemAddress, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Registry: reg,
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, Ingester: pipe,
 	})
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
@@ -76,27 +81,51 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	defer os.Remove(ctlPath(cfg))
 
-	log.Info("touchpoint started", "version", version, "http", httpLn.Addr().String(), "data", cfg.DBPath(), "system_address", cfg.SystemAddress)
+	var smtpSrv *ingest.SMTPServer
+	var smtpLn net.Listener
 	if cfg.SMTPEnabled() {
-		log.Info("SMTP listener not in this release yet; its address is reserved", "smtp", cfg.SMTP.Addr)
+		sc, err := smtpConfig(cfg)
+		if err != nil {
+			httpLn.Close()
+			ctlLn.Close()
+			return err
+		}
+		if smtpLn, err = net.Listen("tcp", cfg.SMTP.Addr); err != nil {
+			httpLn.Close()
+			ctlLn.Close()
+			return fmt.Errorf("listen on %s (smtp.addr): %w", cfg.SMTP.Addr, err)
+		}
+		smtpSrv = ingest.NewSMTPServer(sc, pipe, log.With("component", "smtp"))
+		smtpSrv.OnConn = func(ev string) { mm.conns.WithLabelValues(ev).Inc() }
 	}
+	smtpAddr := "off"
+	if smtpLn != nil {
+		smtpAddr = smtpLn.Addr().String()
+	}
+	log.Info("touchpoint started", "version", version, "http", httpLn.Addr().String(), "smtp", smtpAddr,
+		"data", cfg.DBPath(), "system_address", cfg.SystemAddress)
 
 	// Ordered shutdown: when ctx ends (SIGTERM, SIGINT) both servers stop
 	// accepting and finish what is in flight; the store closes last (defer).
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	grace := cfg.HTTP.ShutdownTimeout.Std()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	servers := 2
 	go func() {
 		hs := srv.HTTPServer(cfg.HTTP.ReadTimeout.Std(), cfg.HTTP.WriteTimeout.Std(), cfg.HTTP.IdleTimeout.Std())
 		errc <- web.Serve(ctx, hs, httpLn, grace)
 	}()
 	go func() {
-		cs := &http.Server{Handler: ctlServer(st, log.With("component", "ctl")), ReadHeaderTimeout: 10 * time.Second}
+		cs := &http.Server{Handler: ctlServer(localAdmin{st, pipe}, cfg.SMTP.MaxMessageBytes, log.With("component", "ctl")), ReadHeaderTimeout: 10 * time.Second}
 		errc <- web.Serve(ctx, cs, ctlLn, grace)
 	}()
+	if smtpSrv != nil {
+		servers++
+		go func() { errc <- serveSMTP(ctx, smtpSrv, smtpLn, grace) }()
+	}
 	var first error
-	for range 2 {
+	for range servers {
 		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && first == nil {
 			first = err
 			cancel() // one server failed: stop the other too
@@ -135,4 +164,21 @@ func (c *cli) ensureAdmin(ctx context.Context, cfg *config.Config, st *store.Sto
 		fmt.Fprintf(c.stderr, "\n  First admin: %s\n  Password:    %s\n  (shown once; set TOUCHPOINT_ADMIN_PASSWORD to choose it)\n\n", cfg.Admin.Email, pw)
 	}
 	return nil
+}
+
+// serveSMTP runs the listener until ctx ends, then lets sessions in flight
+// finish (each message in DATA gets its answer) within grace.
+func serveSMTP(ctx context.Context, srv *ingest.SMTPServer, ln net.Listener, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc
+	return err
 }

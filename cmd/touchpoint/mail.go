@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"touchpoint/config"
+	"touchpoint/ingest"
+	"touchpoint/matcher"
+	"touchpoint/store"
+)
+
+// newPipeline wires the ingest pipeline from the configuration.
+func newPipeline(cfg *config.Config, st *store.Store, log *slog.Logger) *ingest.Pipeline {
+	return &ingest.Pipeline{
+		Store: st,
+		Matcher: matcher.Config{
+			SystemAddress:   strings.ToLower(cfg.SystemAddress),
+			InternalDomains: cfg.InternalDomains,
+			FreemailDomains: cfg.FreemailDomains,
+			FoldPlusTags:    true,
+		},
+		Limits: ingest.DefaultLimits(),
+		Log:    log,
+	}
+}
+
+// mailMetrics counts what the pipeline and the SMTP listener do.
+type mailMetrics struct {
+	messages *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	conns    *prometheus.CounterVec
+}
+
+func newMailMetrics(reg *prometheus.Registry) *mailMetrics {
+	m := &mailMetrics{
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "touchpoint_messages_total",
+			Help: "Messages received, by source and outcome (logged, unmatched, duplicate).",
+		}, []string{"source", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "touchpoint_ingest_duration_seconds",
+			Help:    "Time from a complete message to its durable commit.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"source"}),
+		conns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "touchpoint_smtp_connections_total",
+			Help: "SMTP connections accepted or refused (over a connection cap).",
+		}, []string{"event"}),
+	}
+	reg.MustRegister(m.messages, m.latency, m.conns)
+	return m
+}
+
+func (m *mailMetrics) observe(source, status string, d time.Duration) {
+	m.messages.WithLabelValues(source, status).Inc()
+	m.latency.WithLabelValues(source).Observe(d.Seconds())
+}
+
+// smtpConfig maps the configuration to the listener's.
+func smtpConfig(cfg *config.Config) (ingest.SMTPConfig, error) {
+	sc := ingest.SMTPConfig{
+		Hostname:         cfg.SMTP.Hostname,
+		MaxMessageBytes:  cfg.SMTP.MaxMessageBytes,
+		MaxRecipients:    cfg.SMTP.MaxRecipients,
+		MaxLineLength:    cfg.SMTP.MaxLineLength,
+		ReadTimeout:      cfg.SMTP.ReadTimeout.Std(),
+		WriteTimeout:     cfg.SMTP.WriteTimeout.Std(),
+		SessionTimeout:   cfg.SMTP.SessionTimeout.Std(),
+		MaxConnections:   cfg.SMTP.MaxConnections,
+		MaxConnectionsIP: cfg.SMTP.MaxConnectionsPerIP,
+		DataDir:          cfg.DataDir,
+	}
+	if cfg.SMTP.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.SMTP.TLSCertFile, cfg.SMTP.TLSKeyFile)
+		if err != nil {
+			return sc, fmt.Errorf("smtp.tls_cert_file / smtp.tls_key_file: %w", err)
+		}
+		sc.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return sc, nil
+}
+
+func (c *cli) ingest(ctx context.Context, args []string) error {
+	fs, path := c.flags("ingest")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	cfg, err := c.loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	a, err := c.openAdmin(cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	failed := 0
+	for _, f := range files {
+		raw, err := c.readMessage(f, cfg.SMTP.MaxMessageBytes)
+		var res store.IngestResult
+		if err == nil {
+			res, err = a.Ingest(ctx, raw)
+		}
+		if err != nil {
+			failed++
+			fmt.Fprintf(c.stderr, "%s: not stored: %v\n", f, err)
+			continue
+		}
+		id := res.InteractionID
+		if id == 0 {
+			id = res.UnmatchedID
+		}
+		fmt.Fprintf(c.stdout, "%s: %s %d\n", f, res.Status, id)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d messages not stored", failed, len(files))
+	}
+	return nil
+}
+
+func (c *cli) readMessage(name string, max int64) ([]byte, error) {
+	var r io.Reader = c.stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	raw, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) > max {
+		return nil, fmt.Errorf("larger than %d bytes (smtp.max_message_bytes)", max)
+	}
+	if len(raw) == 0 {
+		return nil, errors.New("empty message")
+	}
+	return raw, nil
+}

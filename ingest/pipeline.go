@@ -1,0 +1,157 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"touchpoint/matcher"
+	"touchpoint/store"
+)
+
+// Pipeline turns raw messages into stored interactions or unmatched
+// entries: parse, match, then one idempotent store transaction. Every
+// transport (SMTP, IMAP, pipe, HTTP) goes through Ingest.
+type Pipeline struct {
+	Store   *store.Store
+	Matcher matcher.Config
+	Limits  Limits
+	Log     *slog.Logger
+	Now     func() time.Time
+	// Observe, when set, is told the outcome and duration of every message
+	// (for metrics).
+	Observe func(source, status string, d time.Duration)
+}
+
+// Ingest stores one raw message. A nil error means the message is durable
+// (committed and synced): only then may a transport acknowledge it. An error
+// is temporary (storage or lookup failure): the sender should retry.
+func (p *Pipeline) Ingest(ctx context.Context, raw []byte, d matcher.Delivery) (store.IngestResult, error) {
+	start := time.Now()
+	in, err := p.Prepare(raw, d)
+	if err != nil {
+		return store.IngestResult{}, err
+	}
+	res, err := p.Store.Ingest(ctx, in)
+	if err != nil {
+		return res, fmt.Errorf("store message: %w", err)
+	}
+	if p.Observe != nil {
+		p.Observe(d.Source, res.Status, time.Since(start))
+	}
+	p.logger().Debug("message ingested", "source", d.Source, "status", res.Status, "reason", in.Reason,
+		"msgid", in.Interaction.Email.MessageID, "interaction", res.InteractionID, "unmatched", res.UnmatchedID)
+	return res, nil
+}
+
+func (p *Pipeline) logger() *slog.Logger {
+	if p.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.Log
+}
+
+func (p *Pipeline) now() time.Time {
+	if p.Now == nil {
+		return time.Now()
+	}
+	return p.Now()
+}
+
+// Prepare parses and matches a raw message into what the store writes. A
+// message that does not parse is still prepared, as unparseable.
+func (p *Pipeline) Prepare(raw []byte, d matcher.Delivery) (*store.Incoming, error) {
+	now := p.now().UTC()
+	if d.Source == "" {
+		d.Source = store.SourcePipe
+	}
+	m, perr := Parse(raw, p.Limits)
+	if perr != nil {
+		p.logger().Info("message does not parse; keeping it as unparseable", "err", perr, "bytes", len(raw))
+		sum := sha256.Sum256(raw)
+		return &store.Incoming{
+			DedupeKey: "raw:" + hex.EncodeToString(sum[:]),
+			Raw:       raw,
+			Interaction: &store.Interaction{
+				Type: "Email", Title: "(message that could not be read)", Source: d.Source, OccurredAt: now,
+				Email: &store.Email{From: d.MailFrom},
+			},
+			Reason:     matcher.ReasonUnparseable,
+			ReceivedAt: now,
+		}, nil
+	}
+	dec, err := matcher.Match(p.Matcher, p.Store, m, d)
+	if err != nil {
+		return nil, fmt.Errorf("match message: %w", err)
+	}
+	var unknown []string
+	for _, a := range dec.Unknown {
+		unknown = append(unknown, a.Email)
+	}
+	return &store.Incoming{
+		DedupeKey:   DedupeKey(raw, m),
+		Raw:         raw,
+		Interaction: draft(m, dec, d, now),
+		Reason:      dec.Reason,
+		Unknown:     unknown,
+		ReceivedAt:  now,
+	}, nil
+}
+
+// draft is the Email interaction a message becomes.
+func draft(m *matcher.Message, dec matcher.Decision, d matcher.Delivery, now time.Time) *store.Interaction {
+	when := m.Date
+	// A missing date, or one far in the future (a broken clock), is
+	// replaced by the time we received it.
+	if when.IsZero() || when.After(now.Add(24*time.Hour)) {
+		when = now
+	}
+	title := strings.Join(strings.Fields(m.Subject), " ") // one line
+	if title == "" {
+		title = "(no subject)"
+	}
+	if r := []rune(title); len(r) > store.MaxTitleLen {
+		title = string(r[:store.MaxTitleLen-1]) + "…"
+	}
+	from := ""
+	if len(m.From) > 0 {
+		from = m.From[0].Email
+	}
+	thread := m.MessageID
+	if len(m.References) > 0 {
+		thread = m.References[0]
+	} else if m.InReplyTo != "" {
+		thread = m.InReplyTo
+	}
+	return &store.Interaction{
+		ContactIDs: dec.ContactIDs,
+		OwnerIDs:   dec.OwnerIDs,
+		Type:       "Email",
+		Title:      title,
+		Details:    m.Text,
+		OccurredAt: when,
+		Source:     d.Source,
+		Email: &store.Email{
+			MessageID:   m.MessageID,
+			From:        from,
+			To:          emails(m.To),
+			Cc:          emails(m.Cc),
+			Subject:     m.Subject,
+			Direction:   dec.Direction,
+			ThreadID:    thread,
+			Attachments: m.Attachments,
+		},
+	}
+}
+
+func emails(as []matcher.Address) []string {
+	out := make([]string, 0, len(as))
+	for _, a := range as {
+		out = append(out, a.Email)
+	}
+	return out
+}

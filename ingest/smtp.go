@@ -1,0 +1,281 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"touchpoint/matcher"
+	"touchpoint/store"
+)
+
+// SMTPConfig configures the listener.
+type SMTPConfig struct {
+	Hostname         string
+	MaxMessageBytes  int64
+	MaxRecipients    int
+	MaxLineLength    int
+	ReadTimeout      time.Duration
+	WriteTimeout     time.Duration
+	SessionTimeout   time.Duration
+	MaxConnections   int
+	MaxConnectionsIP int
+	TLS              *tls.Config // STARTTLS when set
+	// DataDir is checked for free space at MAIL FROM.
+	DataDir string
+}
+
+// SMTPServer receives mail for the system address and its per-user
+// variants. A message gets 250 only once it is durable in the store.
+type SMTPServer struct {
+	cfg      SMTPConfig
+	pipeline *Pipeline
+	log      *slog.Logger
+	srv      *smtp.Server
+	ids      atomic.Uint64
+	// Connected counts open sessions (for metrics).
+	Connected atomic.Int64
+	// OnConn, when set, is told of every accepted ("accepted") or refused
+	// ("refused") connection, for metrics.
+	OnConn func(event string)
+}
+
+// NewSMTPServer builds the listener's server; call Serve with a listener.
+func NewSMTPServer(cfg SMTPConfig, p *Pipeline, log *slog.Logger) *SMTPServer {
+	s := &SMTPServer{cfg: cfg, pipeline: p, log: log}
+	srv := smtp.NewServer(s)
+	srv.Domain = cfg.Hostname
+	srv.MaxMessageBytes = cfg.MaxMessageBytes
+	srv.MaxRecipients = cfg.MaxRecipients
+	srv.MaxLineLength = cfg.MaxLineLength
+	srv.ReadTimeout = cfg.ReadTimeout
+	srv.WriteTimeout = cfg.WriteTimeout
+	srv.TLSConfig = cfg.TLS
+	srv.EnableSMTPUTF8 = true
+	srv.ErrorLog = slogLogger{log}
+	s.srv = srv
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *SMTPServer) Serve(ln net.Listener) error {
+	return s.srv.Serve(&limitListener{Listener: ln, max: s.cfg.MaxConnections, perIP: s.cfg.MaxConnectionsIP, perIPCount: map[string]int{}, log: s.log, onConn: s.OnConn})
+}
+
+// Shutdown stops accepting and waits for sessions in flight (a message in
+// DATA finishes and gets its answer) until ctx ends, then closes the rest.
+func (s *SMTPServer) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		s.srv.Close()
+	}
+	if errors.Is(err, smtp.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// NewSession implements smtp.Backend.
+func (s *SMTPServer) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	id := s.ids.Add(1)
+	sess := &session{s: s, conn: c, log: s.log.With("cid", id, "remote", c.Conn().RemoteAddr().String())}
+	if s.cfg.SessionTimeout > 0 {
+		// An absolute deadline: a client trickling bytes or NOOPs cannot
+		// hold a connection forever.
+		sess.timer = time.AfterFunc(s.cfg.SessionTimeout, func() {
+			sess.log.Info("smtp session deadline reached; closing")
+			c.Conn().Close()
+		})
+	}
+	s.Connected.Add(1)
+	return sess, nil
+}
+
+type session struct {
+	s     *SMTPServer
+	conn  *smtp.Conn
+	log   *slog.Logger
+	timer *time.Timer
+
+	from     string
+	nullFrom bool
+	rcpts    []string
+}
+
+var (
+	errNoSuchUser = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
+	errTempFail   = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure, please try again later"}
+	errDiskFull   = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage, please try again later"}
+	errTooMany    = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients"}
+)
+
+func (ss *session) Reset() {
+	ss.from, ss.nullFrom, ss.rcpts = "", false, nil
+}
+
+func (ss *session) Logout() error {
+	if ss.timer != nil {
+		ss.timer.Stop()
+	}
+	ss.s.Connected.Add(-1)
+	return nil
+}
+
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if ss.s.cfg.DataDir != "" && ss.s.cfg.MaxMessageBytes > 0 {
+		if free, err := freeBytes(ss.s.cfg.DataDir); err == nil && free < uint64(ss.s.cfg.MaxMessageBytes)*3/2 {
+			ss.log.Warn("refusing mail: disk almost full", "free", free)
+			return errDiskFull
+		}
+	}
+	ss.Reset()
+	ss.from = strings.ToLower(from)
+	ss.nullFrom = from == ""
+	return nil
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	addr, ok := matcher.NormalizeAddress(to)
+	if !ok {
+		return errNoSuchUser
+	}
+	cfg := ss.s.pipeline.Matcher
+	if addr != cfg.SystemAddress {
+		tok, ok := matcher.UserToken(cfg, addr)
+		if !ok {
+			return errNoSuchUser
+		}
+		u, err := ss.s.pipeline.Store.UserByAddressToken(tok)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
+			return errNoSuchUser
+		}
+		if err != nil {
+			ss.log.Error("rcpt lookup failed", "err", err)
+			return errTempFail
+		}
+	}
+	if max := ss.s.cfg.MaxRecipients; max > 0 && len(ss.rcpts) >= max {
+		return errTooMany
+	}
+	ss.rcpts = append(ss.rcpts, addr)
+	return nil
+}
+
+func (ss *session) Data(r io.Reader) error {
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(r); err != nil {
+		// ErrDataTooLarge must reach go-smtp as it is: it answers 552.
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return se
+		}
+		return err
+	}
+	res, err := ss.s.pipeline.Ingest(context.Background(), buf.Bytes(), matcher.Delivery{
+		MailFrom: ss.from, IsNullSender: ss.nullFrom, Recipients: ss.rcpts, Source: store.SourceSMTP,
+	})
+	if err != nil {
+		ss.log.Error("message not stored; answering 451", "err", err)
+		return errTempFail
+	}
+	ss.log.Debug("message accepted", "status", res.Status, "bytes", buf.Len())
+	return nil
+}
+
+// freeBytes is the space left for an unprivileged writer in dir.
+func freeBytes(dir string) (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}
+
+// limitListener caps connections in total and per remote IP; a connection
+// over a cap gets a 421 and is closed before go-smtp sees it.
+type limitListener struct {
+	net.Listener
+	max, perIP int
+	log        *slog.Logger
+	onConn     func(string)
+
+	mu         sync.Mutex
+	total      int
+	perIPCount map[string]int
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := remoteIP(c)
+		l.mu.Lock()
+		over := (l.max > 0 && l.total >= l.max) || (l.perIP > 0 && l.perIPCount[ip] >= l.perIP)
+		if !over {
+			l.total++
+			l.perIPCount[ip]++
+		}
+		l.mu.Unlock()
+		if over {
+			if l.onConn != nil {
+				l.onConn("refused")
+			}
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			io.WriteString(c, "421 4.7.0 Too many connections, try again later\r\n")
+			c.Close()
+			continue
+		}
+		if l.onConn != nil {
+			l.onConn("accepted")
+		}
+		return &countedConn{Conn: c, release: func() { l.release(ip) }}, nil
+	}
+}
+
+func (l *limitListener) release(ip string) {
+	l.mu.Lock()
+	l.total--
+	if l.perIPCount[ip]--; l.perIPCount[ip] <= 0 {
+		delete(l.perIPCount, ip)
+	}
+	l.mu.Unlock()
+}
+
+func remoteIP(c net.Conn) string {
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return c.RemoteAddr().String()
+	}
+	return host
+}
+
+type countedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}
+
+// slogLogger adapts go-smtp's error log to slog.
+type slogLogger struct{ log *slog.Logger }
+
+func (l slogLogger) Printf(format string, v ...any) { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l slogLogger) Println(v ...any)               { l.log.Warn(strings.TrimSpace(fmt.Sprintln(v...))) }

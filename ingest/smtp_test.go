@@ -1,0 +1,300 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"golang.org/x/crypto/bcrypt"
+
+	"touchpoint/matcher"
+	"touchpoint/store"
+)
+
+// smtpEnv is a real listener on loopback over a real store, with a staff
+// member (Sarah) and a contact (Yossi).
+type smtpEnv struct {
+	t     *testing.T
+	s     *store.Store
+	srv   *SMTPServer
+	addr  string
+	sarah *store.User
+	yossi *store.Contact
+	// closed is set by a test that closes the store itself.
+	closed bool
+}
+
+func newSMTPEnv(t *testing.T, tweak func(*SMTPConfig)) *smtpEnv {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "t.db"), store.Options{PasswordCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	e := &smtpEnv{t: t, s: st}
+	e.sarah = &store.User{Name: "Sarah Cohen", Emails: []string{"sarah@org.org"}}
+	if err := st.CreateUser(ctx, e.sarah, "password123"); err != nil {
+		t.Fatal(err)
+	}
+	e.yossi = &store.Contact{Name: "Yossi Levi", Emails: []string{"yossi@example.com"}}
+	if err := st.CreateContact(ctx, e.yossi); err != nil {
+		t.Fatal(err)
+	}
+	p := &Pipeline{Store: st, Limits: DefaultLimits(), Matcher: matcher.Config{
+		SystemAddress: "log@org.org", InternalDomains: []string{"org.org"}, FreemailDomains: []string{"gmail.com"},
+	}}
+	cfg := SMTPConfig{Hostname: "test", MaxMessageBytes: 64 << 10, MaxRecipients: 5, MaxLineLength: 65536,
+		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, SessionTimeout: time.Minute, MaxConnections: 100, MaxConnectionsIP: 50}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	e.srv = NewSMTPServer(cfg, p, slog.New(slog.DiscardHandler))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addr = ln.Addr().String()
+	done := make(chan struct{})
+	go func() { e.srv.Serve(ln); close(done) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		e.srv.Shutdown(ctx)
+		<-done
+		if e.closed {
+			return
+		}
+		if err := st.Check(); err != nil {
+			t.Errorf("store Check: %v", err)
+		}
+		st.Close()
+	})
+	return e
+}
+
+// send runs one SMTP transaction and returns the error of the first step
+// that failed (nil: 250 after DATA).
+func (e *smtpEnv) send(from string, rcpts []string, msg string) error {
+	c, err := smtp.Dial(e.addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello("client.test"); err != nil {
+		return err
+	}
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	for _, r := range rcpts {
+		if err := c.Rcpt(r, nil); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write([]byte(msg)); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+func smtpCode(err error) int {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return 0
+}
+
+const bccMail = "From: Sarah Cohen <sarah@org.org>\r\n" +
+	"To: Yossi Levi <yossi@example.com>\r\n" +
+	"Subject: =?UTF-8?B?16nXnNeV150=?= and the class\r\n" +
+	"Date: Tue, 05 May 2026 10:00:00 +0000\r\n" +
+	"Message-ID: <bcc-1@org.org>\r\n" +
+	"\r\n" +
+	"See you Thursday.\r\n"
+
+func TestSMTPBccIsLoggedOnce(t *testing.T) {
+	t.Parallel()
+	e := newSMTPEnv(t, nil)
+	for range 2 { // a retry, or a second BCC
+		if err := e.send("sarah@org.org", []string{"log@org.org"}, bccMail); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+	}
+	items, _, err := e.s.Timeline(e.yossi.ID, 10, "")
+	if err != nil || len(items) != 1 {
+		t.Fatalf("timeline = %d items, %v; want 1", len(items), err)
+	}
+	ia := items[0]
+	if ia.Title != "שלום and the class" || ia.Type != "Email" || ia.Source != store.SourceSMTP ||
+		len(ia.OwnerIDs) == 0 || ia.OwnerIDs[0] != e.sarah.ID || ia.Email.Direction != store.Outbound ||
+		!strings.Contains(ia.Details, "See you Thursday.") || ia.OccurredAt.Format(time.RFC3339) != "2026-05-05T10:00:00Z" {
+		t.Errorf("interaction = %+v / %+v", ia, ia.Email)
+	}
+}
+
+func TestSMTPRecipientsAndUserAddress(t *testing.T) {
+	t.Parallel()
+	e := newSMTPEnv(t, nil)
+	if err := e.send("x@example.com", []string{"someone@org.org"}, bccMail); smtpCode(err) != 550 {
+		t.Errorf("RCPT to a stranger = %v, want 550", err)
+	}
+	if err := e.send("x@example.com", []string{"log+nosuchtoken@org.org"}, bccMail); smtpCode(err) != 550 {
+		t.Errorf("RCPT with a bad token = %v, want 550", err)
+	}
+	// Mail through Sarah's secret address is hers even from an alias.
+	alias := strings.Replace(strings.Replace(bccMail, "sarah@org.org", "sarah.cohen@private.net", 1), "bcc-1", "bcc-2", 1)
+	if err := e.send("sarah.cohen@private.net", []string{"LOG+" + strings.ToUpper(e.sarah.AddressToken) + "@org.org"}, alias); err != nil {
+		t.Fatalf("send through the user address: %v", err)
+	}
+	items, _, _ := e.s.Timeline(e.yossi.ID, 10, "")
+	if len(items) != 1 || items[0].OwnerIDs[0] != e.sarah.ID {
+		t.Fatalf("timeline = %+v", items)
+	}
+	many := []string{}
+	for range 6 {
+		many = append(many, "log@org.org")
+	}
+	if err := e.send("x@example.com", many, bccMail); smtpCode(err) != 452 {
+		t.Errorf("too many recipients = %v, want 452", err)
+	}
+}
+
+func TestSMTPTooLarge(t *testing.T) {
+	t.Parallel()
+	e := newSMTPEnv(t, nil)
+	big := bccMail + strings.Repeat("x", 70<<10) + "\r\n"
+	err := e.send("sarah@org.org", []string{"log@org.org"}, big)
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 552 || se.EnhancedCode != (smtp.EnhancedCode{5, 3, 4}) {
+		t.Errorf("oversize = %v, want 552 5.3.4", err)
+	}
+	if n, _ := e.s.CountInteractions(); n != 0 {
+		t.Errorf("%d interactions after a refused message", n)
+	}
+}
+
+func TestSMTPUnparseableAndNoContactAreKept(t *testing.T) {
+	t.Parallel()
+	e := newSMTPEnv(t, nil)
+	if err := e.send("a@b.c", []string{"log@org.org"}, "\x00\x01garbage without headers"); err != nil {
+		t.Fatalf("garbage: %v", err)
+	}
+	stranger := strings.Replace(strings.Replace(bccMail, "yossi@example.com", "nobody@example.net", 1), "bcc-1", "bcc-3", 1)
+	if err := e.send("sarah@org.org", []string{"log@org.org"}, stranger); err != nil {
+		t.Fatal(err)
+	}
+	items, _, err := e.s.ListUnmatched(store.UnmatchedFilter{}, 10, "")
+	if err != nil || len(items) != 2 {
+		t.Fatalf("unmatched = %d, %v; want 2", len(items), err)
+	}
+	reasons := items[0].Reason + " " + items[1].Reason
+	if reasons != "no_contact unparseable" {
+		t.Errorf("reasons = %q", reasons)
+	}
+}
+
+func TestSMTPStorageFailureIsTemporary(t *testing.T) {
+	t.Parallel()
+	e := newSMTPEnv(t, nil)
+	c, err := smtp.Dial(e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Mail("sarah@org.org", nil)
+	if err := c.Rcpt("log@org.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(bccMail))
+	// The store goes away between RCPT and the end of DATA.
+	e.s.Close()
+	e.closed = true
+	if err := w.Close(); smtpCode(err) != 451 {
+		t.Errorf("DATA with a closed store = %v, want 451", err)
+	}
+}
+
+func TestSMTPConnectionCaps(t *testing.T) {
+	t.Parallel()
+	e := newSMTPEnv(t, func(c *SMTPConfig) { c.MaxConnectionsIP = 2 })
+	var held []net.Conn
+	for range 2 {
+		conn, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, conn)
+		buf := make([]byte, 3)
+		conn.Read(buf) // the 220 greeting: the connection counts now
+	}
+	conn, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _ := conn.Read(buf)
+	if !strings.HasPrefix(string(buf[:n]), "421") {
+		t.Errorf("third connection got %q, want 421", buf[:n])
+	}
+	conn.Close()
+	held[0].Close()
+	// A slot is free again once a connection closes.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := e.send("sarah@org.org", []string{"log@org.org"}, bccMail)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no slot after closing a connection: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	held[1].Close()
+}
+
+func TestSMTPConcurrentSendersAllDurable(t *testing.T) {
+	t.Parallel()
+	e := newSMTPEnv(t, nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msg := strings.Replace(bccMail, "bcc-1", fmt.Sprint("c-", i), 1)
+			errs <- e.send("sarah@org.org", []string{"log@org.org"}, msg)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n, _ := e.s.CountInteractions(); n != 40 {
+		t.Errorf("%d interactions, want 40", n)
+	}
+}
