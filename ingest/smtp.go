@@ -175,7 +175,8 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 
 func (ss *session) Data(r io.Reader) error {
 	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(r); err != nil {
+	dr := &deadlineReader{r: r, conn: ss.conn.Conn(), start: time.Now(), base: ss.s.cfg.ReadTimeout}
+	if _, err := buf.ReadFrom(dr); err != nil {
 		// ErrDataTooLarge must reach go-smtp as it is: it answers 552.
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
@@ -183,9 +184,15 @@ func (ss *session) Data(r io.Reader) error {
 		}
 		return err
 	}
-	res, err := ss.s.pipeline.Ingest(context.Background(), buf.Bytes(), matcher.Delivery{
-		MailFrom: ss.from, IsNullSender: ss.nullFrom, Recipients: ss.rcpts, Source: store.SourceSMTP,
-	})
+	d := matcher.Delivery{MailFrom: ss.from, IsNullSender: ss.nullFrom, Recipients: ss.rcpts, Source: store.SourceSMTP}
+	if unsafeAck {
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			ss.s.pipeline.Ingest(context.Background(), buf.Bytes(), d)
+		}()
+		return nil
+	}
+	res, err := ss.s.pipeline.Ingest(context.Background(), buf.Bytes(), d)
 	if err != nil {
 		ss.log.Error("message not stored; answering 451", "err", err)
 		return errTempFail
@@ -279,3 +286,28 @@ type slogLogger struct{ log *slog.Logger }
 
 func (l slogLogger) Printf(format string, v ...any) { l.log.Warn(fmt.Sprintf(format, v...)) }
 func (l slogLogger) Println(v ...any)               { l.log.Warn(strings.TrimSpace(fmt.Sprintln(v...))) }
+
+// minDataRate is the slowest transfer DATA tolerates, in bytes per second.
+const minDataRate = 8 << 10
+
+// deadlineReader gives DATA a deadline that grows with what has arrived:
+// ReadTimeout, plus one second per minDataRate bytes received. A sender
+// trickling a byte a second is cut off after about ReadTimeout; a large
+// message arriving at a normal pace never is.
+type deadlineReader struct {
+	r     io.Reader
+	conn  net.Conn
+	start time.Time
+	base  time.Duration
+	n     int64
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	if d.base > 0 {
+		grace := d.base + time.Duration(d.n/minDataRate)*time.Second
+		d.conn.SetReadDeadline(d.start.Add(grace))
+	}
+	n, err := d.r.Read(p)
+	d.n += int64(n)
+	return n, err
+}

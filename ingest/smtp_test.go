@@ -298,3 +298,86 @@ func TestSMTPConcurrentSendersAllDurable(t *testing.T) {
 		t.Errorf("%d interactions, want 40", n)
 	}
 }
+
+func TestSMTPSlowDataIsCutOff(t *testing.T) {
+	t.Parallel()
+	e := newSMTPEnv(t, func(c *SMTPConfig) { c.ReadTimeout = 500 * time.Millisecond })
+	conn, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	buf := make([]byte, 512)
+	say := func(line string) string {
+		if line != "" {
+			conn.Write([]byte(line + "\r\n"))
+		}
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _ := conn.Read(buf)
+		return string(buf[:n])
+	}
+	say("")
+	say("EHLO t")
+	say("MAIL FROM:<sarah@org.org>")
+	say("RCPT TO:<log@org.org>")
+	if r := say("DATA"); !strings.HasPrefix(r, "354") {
+		t.Fatalf("DATA = %q", r)
+	}
+	// A byte every 100 ms: far below the minimum rate.
+	start := time.Now()
+	for i := 0; time.Since(start) < 5*time.Second; i++ {
+		if _, err := conn.Write([]byte{'x'}); err != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+		conn.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if n, err := conn.Read(buf); n > 0 || (err != nil && !isTimeout(err)) {
+			break // the server answered or hung up
+		}
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("trickling DATA was not cut off after %v", d)
+	}
+	if n, _ := e.s.CountInteractions(); n != 0 {
+		t.Errorf("a cut-off message was logged")
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// A large message arriving steadily may take longer than ReadTimeout: the
+// DATA deadline grows with the bytes received.
+func TestSMTPSteadyLargeDataIsNotCutOff(t *testing.T) {
+	t.Parallel()
+	e := newSMTPEnv(t, func(c *SMTPConfig) { c.ReadTimeout = 300 * time.Millisecond; c.MaxMessageBytes = 4 << 20 })
+	c, err := smtp.Dial(e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Mail("sarah@org.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("log@org.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(bccMail))
+	line := strings.Repeat("y", 1000) + "\r\n"
+	for range 20 { // ~1 s in all, well past ReadTimeout
+		w.Write([]byte(strings.Repeat(line, 32)))
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("steady large DATA = %v, want 250", err)
+	}
+	if n, _ := e.s.CountInteractions(); n != 1 {
+		t.Errorf("%d interactions, want 1", n)
+	}
+}
