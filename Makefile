@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/touchpoint
 
-.PHONY: build run test test-short lint fuzz bench deps clean
+.PHONY: build run test test-short lint fuzz fuzz-short bench deps clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/touchpoint
@@ -20,6 +20,7 @@ deps:
 ## test: everything CI runs
 test: deps lint
 	$(GO) test -race -shuffle=on -count=1 -timeout 15m ./...
+	@$(MAKE) --no-print-directory fuzz-short
 
 test-short:
 	$(GO) test -short -count=1 ./...
@@ -29,11 +30,19 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## fuzz: each fuzz target for FUZZTIME (default 10m)
+## fuzz: each fuzz target for FUZZTIME (default 10m); test runs them briefly
 FUZZTIME ?= 10m
+FUZZ_TARGETS := ./ingest:FuzzParse ./ingest:FuzzSMTPSession ./ingest:FuzzPrepareAndStore \
+	./matcher:FuzzMatch ./store:FuzzParseQuery ./store:FuzzDecode
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseQuery$$' -fuzztime $(FUZZTIME) ./store
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./store
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s $$pkg || exit 1; \
+	done
+
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 ## bench: store benchmarks at 100k (and 1M with TOUCHPOINT_BENCH_1M=1); results in bench/results/
 bench:
