@@ -2,9 +2,16 @@ package ingest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net"
 	"path/filepath"
 	"strings"
@@ -376,6 +383,95 @@ func TestSMTPSteadyLargeDataIsNotCutOff(t *testing.T) {
 	}
 	if err := w.Close(); err != nil {
 		t.Fatalf("steady large DATA = %v, want 250", err)
+	}
+	if n, _ := e.s.CountInteractions(); n != 1 {
+		t.Errorf("%d interactions, want 1", n)
+	}
+}
+
+func TestSMTPRefusesWhenDiskAlmostFull(t *testing.T) {
+	t.Parallel()
+	// Free space is never 1.5 × 2^60 bytes: every MAIL FROM is refused.
+	e := newSMTPEnv(t, func(c *SMTPConfig) { c.DataDir = t.TempDir(); c.MaxMessageBytes = 1 << 60 })
+	err := e.send("sarah@org.org", []string{"log@org.org"}, bccMail)
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 452 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 1}) {
+		t.Errorf("MAIL FROM on a full disk = %v, want 452 4.3.1", err)
+	}
+}
+
+func TestSMTPStartTLS(t *testing.T) {
+	t.Parallel()
+	cert := selfSigned(t)
+	e := newSMTPEnv(t, func(c *SMTPConfig) { c.TLS = &tls.Config{Certificates: []tls.Certificate{cert}} })
+	c, err := smtp.DialStartTLS(e.addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("STARTTLS: %v", err)
+	}
+	defer c.Close()
+	if _, ok := c.TLSConnectionState(); !ok {
+		t.Fatal("connection is not TLS after STARTTLS")
+	}
+	if err := c.SendMail("sarah@org.org", []string{"log@org.org"}, strings.NewReader(bccMail)); err != nil {
+		t.Fatalf("send over TLS: %v", err)
+	}
+	if n, _ := e.s.CountInteractions(); n != 1 {
+		t.Errorf("%d interactions, want 1", n)
+	}
+}
+
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"}, DNSNames: []string{"test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// A message in DATA when shutdown starts is finished and answered.
+func TestSMTPShutdownFinishesInFlight(t *testing.T) {
+	t.Parallel()
+	e := newSMTPEnv(t, nil)
+	c, err := smtp.Dial(e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Mail("sarah@org.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("log@org.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(bccMail[:40]))
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shut <- e.srv.Shutdown(ctx)
+	}()
+	time.Sleep(100 * time.Millisecond) // shutdown has begun: no new connections
+	if _, err := net.DialTimeout("tcp", e.addr, time.Second); err == nil {
+		t.Error("a new connection was accepted during shutdown")
+	}
+	w.Write([]byte(bccMail[40:]))
+	if err := w.Close(); err != nil {
+		t.Fatalf("in-flight message = %v, want 250", err)
+	}
+	c.Quit()
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
 	}
 	if n, _ := e.s.CountInteractions(); n != 1 {
 		t.Errorf("%d interactions, want 1", n)
