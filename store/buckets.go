@@ -35,6 +35,7 @@ var (
 	ixDedupe        = []byte("ix_dedupe")         // dedupe key → kind byte | id
 	ixUnmatched     = []byte("ix_unmatched")      // status 0x00 received_at | id
 	ixUnmatchedAddr = []byte("ix_unmatched_addr") // address 0x00 id, pending only
+	bMailboxes      = []byte("mailboxes")         // mailbox name → IMAP cursor
 )
 
 var allBuckets = [][]byte{
@@ -42,5 +43,5 @@ var allBuckets = [][]byte{
 	ixContactEmail, ixContactDomain, ixContactWord, ixContactName, ixOrgMember,
 	ixUserEmail, ixUserAddr, ixTokenHash,
 	ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource,
-	bRaw, bUnmatched, ixDedupe, ixUnmatched, ixUnmatchedAddr,
+	bRaw, bUnmatched, ixDedupe, ixUnmatched, ixUnmatchedAddr, bMailboxes,
 }

@@ -159,11 +159,33 @@ const MaxRawBytes = 64 << 20
 // deleted meanwhile) is kept as unmatched rather than refused: nothing
 // received is dropped.
 func (s *Store) Ingest(ctx context.Context, in *Incoming) (IngestResult, error) {
+	p, err := s.prepare(in)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	var res IngestResult
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		var err error
+		res, err = p.write(tx)
+		return err
+	})
+	return res, err
+}
+
+// prepared is an Incoming checked and given its ids, ready to write.
+type prepared struct {
+	in            *Incoming
+	reason        string
+	rawID, itemID ID
+}
+
+// prepare checks what needs no transaction and assigns ids.
+func (s *Store) prepare(in *Incoming) (*prepared, error) {
 	if in.DedupeKey == "" || len(in.DedupeKey) > 1000 {
-		return IngestResult{}, invalid("dedupe_key", "is required (at most 1000 bytes)")
+		return nil, invalid("dedupe_key", "is required (at most 1000 bytes)")
 	}
 	if len(in.Raw) > MaxRawBytes {
-		return IngestResult{}, invalid("raw", "larger than %d bytes", MaxRawBytes)
+		return nil, invalid("raw", "larger than %d bytes", MaxRawBytes)
 	}
 	now := s.now().UTC()
 	if in.ReceivedAt.IsZero() {
@@ -184,54 +206,51 @@ func (s *Store) Ingest(ctx context.Context, in *Incoming) (IngestResult, error) 
 		ia.ContactIDs = nil
 		sanitizeDraft(ia, now)
 	}
-	rawID, itemID := s.NewID(), s.NewID()
-	ia.Email.RawID = rawID
+	p := &prepared{in: in, reason: reason, rawID: s.NewID(), itemID: s.NewID()}
+	ia.Email.RawID = p.rawID
 	ia.CreatedAt, ia.UpdatedAt = now, now
-	var res IngestResult
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		res = IngestResult{}
-		dd := tx.Bucket(ixDedupe)
-		if v := dd.Get([]byte(in.DedupeKey)); len(v) == 9 {
-			res.Status = IngestDuplicate
-			if v[0] == dedupeInteraction {
-				res.InteractionID = keyID(v[1:])
-			} else {
-				res.UnmatchedID = keyID(v[1:])
+	return p, nil
+}
+
+// write stores a prepared message in tx. It may run more than once (the
+// writer's retry), so it derives everything from p and tx.
+func (p *prepared) write(tx *bolt.Tx) (IngestResult, error) {
+	in, ia := p.in, p.in.Interaction
+	dd := tx.Bucket(ixDedupe)
+	if v := dd.Get([]byte(in.DedupeKey)); len(v) == 9 {
+		if v[0] == dedupeInteraction {
+			return IngestResult{Status: IngestDuplicate, InteractionID: keyID(v[1:])}, nil
+		}
+		return IngestResult{Status: IngestDuplicate, UnmatchedID: keyID(v[1:])}, nil
+	}
+	if err := tx.Bucket(bRaw).Put(p.rawID.key(), in.Raw); err != nil {
+		return IngestResult{}, err
+	}
+	why := p.reason
+	if why == "" {
+		ia.ID = p.itemID
+		err := ia.resolve(tx)
+		var ve *ValidationError
+		switch {
+		case err == nil:
+			if err := putInteraction(tx, ia, nil); err != nil {
+				return IngestResult{}, err
 			}
-			return nil
+			return IngestResult{Status: IngestLogged, InteractionID: p.itemID}, dd.Put([]byte(in.DedupeKey), dedupeValue(dedupeInteraction, p.itemID))
+		case errors.As(err, &ve):
+			why = ReasonNoContact // a contact or owner vanished since matching
+		default:
+			return IngestResult{}, err
 		}
-		if err := tx.Bucket(bRaw).Put(rawID.key(), in.Raw); err != nil {
-			return err
-		}
-		why := reason
-		if why == "" {
-			ia.ID = itemID
-			err := ia.resolve(tx)
-			var ve *ValidationError
-			switch {
-			case err == nil:
-				res = IngestResult{Status: IngestLogged, InteractionID: itemID}
-				if err := putInteraction(tx, ia, nil); err != nil {
-					return err
-				}
-				return dd.Put([]byte(in.DedupeKey), dedupeValue(dedupeInteraction, itemID))
-			case errors.As(err, &ve):
-				why = ReasonNoContact // a contact or owner vanished since matching
-			default:
-				return err
-			}
-		}
-		draft := *ia
-		draft.ID, draft.ContactIDs = 0, nil
-		u := &Unmatched{ID: itemID, ReceivedAt: in.ReceivedAt, Reason: why, Status: StatusPending,
-			Unknown: normAddrs(in.Unknown), DedupeKey: in.DedupeKey, Draft: &draft}
-		res = IngestResult{Status: IngestUnmatched, UnmatchedID: itemID}
-		if err := putUnmatched(tx, u, nil); err != nil {
-			return err
-		}
-		return dd.Put([]byte(in.DedupeKey), dedupeValue(dedupeUnmatched, itemID))
-	})
-	return res, err
+	}
+	draft := *ia
+	draft.ID, draft.ContactIDs = 0, nil
+	u := &Unmatched{ID: p.itemID, ReceivedAt: in.ReceivedAt, Reason: why, Status: StatusPending,
+		Unknown: normAddrs(in.Unknown), DedupeKey: in.DedupeKey, Draft: &draft}
+	if err := putUnmatched(tx, u, nil); err != nil {
+		return IngestResult{}, err
+	}
+	return IngestResult{Status: IngestUnmatched, UnmatchedID: p.itemID}, dd.Put([]byte(in.DedupeKey), dedupeValue(dedupeUnmatched, p.itemID))
 }
 
 // sanitizeDraft makes a draft storable whatever the parser produced: the

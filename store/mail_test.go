@@ -219,3 +219,38 @@ func TestListUnmatchedPages(t *testing.T) {
 		t.Errorf("paged %d, want 13", len(seen))
 	}
 }
+
+func TestIngestBatchMovesTheCursorAtomically(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := context.Background()
+	c := mustContact(t, s, Contact{Name: "Yossi"})
+	if cur, err := s.MailboxCursor("office"); err != nil || cur != (MailboxCursor{}) {
+		t.Fatalf("new mailbox cursor = %+v, %v", cur, err)
+	}
+	batch := []*Incoming{incoming("mid:1", []ID{c.ID}, ""), incoming("mid:2", nil, "no_contact"), incoming("mid:1", []ID{c.ID}, "")}
+	res, err := s.IngestBatch(ctx, batch, "office", MailboxCursor{UIDValidity: 7, UID: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Status != IngestLogged || res[1].Status != IngestUnmatched || res[2].Status != IngestDuplicate {
+		t.Errorf("results = %+v", res)
+	}
+	if cur, _ := s.MailboxCursor("office"); cur != (MailboxCursor{7, 3}) {
+		t.Errorf("cursor = %+v", cur)
+	}
+	// A batch that fails writes nothing, cursor included.
+	bad := incoming("", nil, "no_contact")
+	if _, err := s.IngestBatch(ctx, []*Incoming{incoming("mid:3", nil, "no_contact"), bad}, "office", MailboxCursor{7, 9}); err == nil {
+		t.Fatal("batch with an invalid message succeeded")
+	}
+	if cur, _ := s.MailboxCursor("office"); cur != (MailboxCursor{7, 3}) {
+		t.Errorf("cursor moved by a failed batch: %+v", cur)
+	}
+	if err := s.ResetMailbox(ctx, "office", 8); err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := s.MailboxCursor("office"); cur != (MailboxCursor{8, 0}) {
+		t.Errorf("cursor after reset = %+v", cur)
+	}
+}
