@@ -97,6 +97,9 @@ func moduleRoot() (string, error) {
 type install struct {
 	dataDir string
 	vars    map[string]string
+	// bin, when set, is the executable `serve` runs instead of binary
+	// (e.g. a build with other tags); commands run by run stay on binary.
+	bin string
 }
 
 const (
@@ -243,7 +246,11 @@ func (in *install) tryStart(t *testing.T) (*daemon, error) {
 	}
 	vars := maps.Clone(in.vars)
 	vars["TOUCHPOINT_HTTP_ADDR"] = addr
-	d.cmd = exec.Command(binary, "serve")
+	exe := binary
+	if in.bin != "" {
+		exe = in.bin
+	}
+	d.cmd = exec.Command(exe, "serve")
 	d.cmd.Env = environ(vars)
 	d.cmd.Stdout, d.cmd.Stderr = &d.stdout, &d.stderr
 	if err := d.cmd.Start(); err != nil {
