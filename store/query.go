@@ -295,6 +295,9 @@ func (s *Store) Timeline(contact ID, limit int, after string) ([]*Interaction, s
 	return s.ListInteractions(Filter{ContactIDs: []ID{contact}}, limit, after)
 }
 
+// exportContactCache bounds the decoded contacts an export keeps.
+const exportContactCache = 4096
+
 // ExportInteractions calls fn for every interaction matching f, newest first,
 // with its contacts, all from one read transaction so the set is consistent.
 // It holds one interaction at a time: memory stays flat however many match.
@@ -302,12 +305,21 @@ func (s *Store) Timeline(contact ID, limit int, after string) ([]*Interaction, s
 func (s *Store) ExportInteractions(f Filter, fn func(ia *Interaction, contacts []*Contact) error) error {
 	return s.view(func(tx *bolt.Tx) error {
 		contacts := make([]*Contact, 0, 4)
+		// Contacts repeat across rows: keep the decoded ones, bounded.
+		cache := make(map[ID]*Contact, exportContactCache)
 		return f.each(tx, nil, func(ia *Interaction) (bool, error) {
 			contacts = contacts[:0]
 			for _, id := range ia.ContactIDs {
-				c, err := getContact(tx, id)
-				if err != nil {
-					return false, err
+				c := cache[id]
+				if c == nil {
+					var err error
+					if c, err = getContact(tx, id); err != nil {
+						return false, err
+					}
+					if len(cache) >= exportContactCache {
+						clear(cache)
+					}
+					cache[id] = c
 				}
 				contacts = append(contacts, c)
 			}

@@ -82,11 +82,13 @@ func Open(path string, opts Options) (*Store, error) {
 		Timeout:  opts.LockTimeout,
 		ReadOnly: opts.ReadOnly,
 		NoSync:   opts.NoSync,
-		// A large initial mmap keeps long read transactions (CSV export)
-		// from blocking writers on a remap as the file grows.
-		InitialMmapSize: 1 << 30,
+		// A large initial mmap (address space, not memory) keeps long read
+		// transactions (CSV export) from blocking writers on a remap as the
+		// file grows: 8 GiB holds several million interactions.
+		InitialMmapSize: 8 << 30,
 		FreelistType:    bolt.FreelistMapType,
-		NoFreelistSync:  true,
+		// The freelist is synced: without it every read-write open walks
+		// the whole file to rebuild it (1.5 s at a million interactions).
 	})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s (is touchpoint serve running?)", ErrLocked, path)

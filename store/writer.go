@@ -44,6 +44,7 @@ func (s *Store) writer(max int) {
 func (s *Store) commit(batch []*writeReq) {
 	failed := -1
 	err := s.run(func(tx *bolt.Tx) error {
+		fillAppendOnly(tx)
 		for i, r := range batch {
 			if err := r.fn(tx); err != nil {
 				failed = i
@@ -68,7 +69,21 @@ func (s *Store) commit(batch []*writeReq) {
 		s.log.Error("group commit failed", "err", err, "writes", len(batch))
 	}
 	for _, r := range batch {
-		r.done <- s.run(r.fn)
+		r.done <- s.run(func(tx *bolt.Tx) error {
+			fillAppendOnly(tx)
+			return r.fn(tx)
+		})
+	}
+}
+
+// appendOnly are the buckets keyed by increasing ids: new keys always go at
+// the end, so pages may be filled almost full instead of bbolt's half
+// (measured: 45% page use at a million interactions with the default).
+var appendOnly = [][]byte{bInteractions, bRaw, bContacts, bUnmatched}
+
+func fillAppendOnly(tx *bolt.Tx) {
+	for _, b := range appendOnly {
+		tx.Bucket(b).FillPercent = 0.95
 	}
 }
 
