@@ -300,17 +300,7 @@ func (s *Store) ContactByEmail(email string) (*Contact, error) {
 	if !ok {
 		return nil, ErrNotFound
 	}
-	var c *Contact
-	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(ixContactEmail).Get([]byte(e))
-		if v == nil {
-			return ErrNotFound
-		}
-		var err error
-		c, err = getContact(tx, keyID(v))
-		return err
-	})
-	return c, err
+	return s.contactBy(ixContactEmail, e)
 }
 
 // OrganizationByDomain finds the organisation that lists a domain.
@@ -319,9 +309,14 @@ func (s *Store) OrganizationByDomain(domain string) (*Contact, error) {
 	if !ok {
 		return nil, ErrNotFound
 	}
+	return s.contactBy(ixContactDomain, d)
+}
+
+// contactBy reads the contact a unique index points key to.
+func (s *Store) contactBy(index []byte, key string) (*Contact, error) {
 	var c *Contact
 	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(ixContactDomain).Get([]byte(d))
+		v := tx.Bucket(index).Get([]byte(key))
 		if v == nil {
 			return ErrNotFound
 		}
