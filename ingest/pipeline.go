@@ -32,6 +32,13 @@ type Pipeline struct {
 // is temporary (storage or lookup failure): the sender should retry.
 func (p *Pipeline) Ingest(ctx context.Context, raw []byte, d matcher.Delivery) (store.IngestResult, error) {
 	start := time.Now()
+	// Tell the store's writer this message is coming, so concurrent
+	// messages share a commit; the announcement ends when it is queued.
+	if !store.Expecting(ctx) {
+		var release func()
+		ctx, release = p.Store.Expect(ctx)
+		defer release()
+	}
 	in, err := p.Prepare(raw, d)
 	if err != nil {
 		return store.IngestResult{}, err

@@ -45,6 +45,7 @@ type SMTPServer struct {
 	log      *slog.Logger
 	srv      *smtp.Server
 	ids      atomic.Uint64
+	disk     diskCheck
 	// Connected counts open sessions (for metrics).
 	Connected atomic.Int64
 	// OnConn, when set, is told of every accepted ("accepted") or refused
@@ -112,6 +113,10 @@ type session struct {
 	from     string
 	nullFrom bool
 	rcpts    []string
+	// ctx announces this transaction's write to the store from MAIL FROM
+	// on, so concurrent sessions share commits; release ends it.
+	ctx     context.Context
+	release func()
 }
 
 var (
@@ -123,9 +128,14 @@ var (
 
 func (ss *session) Reset() {
 	ss.from, ss.nullFrom, ss.rcpts = "", false, nil
+	if ss.release != nil {
+		ss.release()
+		ss.ctx, ss.release = nil, nil
+	}
 }
 
 func (ss *session) Logout() error {
+	ss.Reset()
 	if ss.timer != nil {
 		ss.timer.Stop()
 	}
@@ -135,7 +145,7 @@ func (ss *session) Logout() error {
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if ss.s.cfg.DataDir != "" && ss.s.cfg.MaxMessageBytes > 0 {
-		if free, err := freeBytes(ss.s.cfg.DataDir); err == nil && free < uint64(ss.s.cfg.MaxMessageBytes)*3/2 {
+		if free, err := ss.s.disk.free(ss.s.cfg.DataDir); err == nil && free < uint64(ss.s.cfg.MaxMessageBytes)*3/2 {
 			ss.log.Warn("refusing mail: disk almost full", "free", free)
 			return errDiskFull
 		}
@@ -143,6 +153,7 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	ss.Reset()
 	ss.from = strings.ToLower(from)
 	ss.nullFrom = from == ""
+	ss.ctx, ss.release = ss.s.pipeline.Store.Expect(context.Background())
 	return nil
 }
 
@@ -173,8 +184,18 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
+// bufPool recycles message buffers: a message is held only until it is
+// committed (bbolt copies it into its pages at commit).
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 func (ss *session) Data(r io.Reader) error {
-	var buf bytes.Buffer
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 { // don't keep a huge buffer around
+			bufPool.Put(buf)
+		}
+	}()
 	dr := &deadlineReader{r: r, conn: ss.conn.Conn(), start: time.Now(), base: ss.s.cfg.ReadTimeout}
 	if _, err := buf.ReadFrom(dr); err != nil {
 		// ErrDataTooLarge must reach go-smtp as it is: it answers 552.
@@ -186,19 +207,43 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	d := matcher.Delivery{MailFrom: ss.from, IsNullSender: ss.nullFrom, Recipients: ss.rcpts, Source: store.SourceSMTP}
 	if unsafeAck {
+		raw := bytes.Clone(buf.Bytes())
 		go func() {
 			time.Sleep(50 * time.Millisecond)
-			ss.s.pipeline.Ingest(context.Background(), buf.Bytes(), d)
+			ss.s.pipeline.Ingest(context.Background(), raw, d)
 		}()
 		return nil
 	}
-	res, err := ss.s.pipeline.Ingest(context.Background(), buf.Bytes(), d)
+	ctx := ss.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	res, err := ss.s.pipeline.Ingest(ctx, buf.Bytes(), d)
 	if err != nil {
 		ss.log.Error("message not stored; answering 451", "err", err)
 		return errTempFail
 	}
 	ss.log.Debug("message accepted", "status", res.Status, "bytes", buf.Len())
 	return nil
+}
+
+// diskCheck caches the free-space answer for a second: MAIL FROM asks on
+// every message and statfs is a syscall each time.
+type diskCheck struct {
+	mu    sync.Mutex
+	at    time.Time
+	bytes uint64
+	err   error
+}
+
+func (d *diskCheck) free(dir string) (uint64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if time.Since(d.at) > time.Second {
+		d.bytes, d.err = freeBytes(dir)
+		d.at = time.Now()
+	}
+	return d.bytes, d.err
 }
 
 // freeBytes is the space left for an unprivileged writer in dir.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -47,6 +48,8 @@ type Store struct {
 	closeMu  sync.RWMutex
 	closed   bool
 	writerWG sync.WaitGroup
+	// expected counts writes announced with Expect and not yet queued.
+	expected atomic.Int64
 
 	idMu   sync.Mutex
 	lastID ID
@@ -228,6 +231,9 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	}
 	s.writes <- req
 	s.closeMu.RUnlock()
+	if e, ok := ctx.Value(expectKey{}).(*expectation); ok {
+		e.release()
+	}
 	// Once queued the write will run; wait for its outcome whatever ctx says,
 	// so a caller never reports failure for data that was committed.
 	return <-req.done

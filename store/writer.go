@@ -1,9 +1,12 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -16,12 +19,17 @@ type writeReq struct {
 // writer is the only goroutine that writes. It blocks for one request, then
 // takes every request already queued (up to max) and commits them together:
 // while one commit syncs, the next batch gathers, so a lone writer pays one
-// fsync and concurrent writers share one. There is no timer.
+// fsync and concurrent writers share one. There is no fixed timer: the
+// writer waits (at most maxLinger) only while writes that callers announced
+// with Expect are still on their way, so a lone writer never waits.
 func (s *Store) writer(max int) {
 	defer s.writerWG.Done()
 	batch := make([]*writeReq, 0, max)
+	linger := time.NewTimer(0)
+	<-linger.C
 	for req := range s.writes {
 		batch = append(batch[:0], req)
+		lingering := false
 	fill:
 		for len(batch) < max {
 			select {
@@ -30,12 +38,60 @@ func (s *Store) writer(max int) {
 					break fill
 				}
 				batch = append(batch, r)
+				continue
 			default:
+			}
+			if s.expected.Load() <= 0 {
+				break
+			}
+			if !lingering {
+				lingering = true
+				linger.Reset(maxLinger)
+			}
+			select {
+			case r, ok := <-s.writes:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			case <-linger.C:
+				lingering = false
 				break fill
 			}
 		}
+		if lingering && !linger.Stop() {
+			<-linger.C
+		}
 		s.commit(batch)
 	}
+}
+
+// maxLinger bounds how long a batch waits for announced writes.
+const maxLinger = time.Millisecond
+
+type expectKey struct{}
+
+type expectation struct {
+	s    *Store
+	once sync.Once
+}
+
+func (e *expectation) release() { e.once.Do(func() { e.s.expected.Add(-1) }) }
+
+// Expecting reports whether ctx already carries an announcement.
+func Expecting(ctx context.Context) bool {
+	_, ok := ctx.Value(expectKey{}).(*expectation)
+	return ok
+}
+
+// Expect announces a write that is on its way (a message being parsed), so
+// the writer may hold a batch open for it a little. Pass the returned
+// context to the write; call release when done whatever happens (the write
+// itself releases the announcement the moment it is queued).
+func (s *Store) Expect(ctx context.Context) (context.Context, func()) {
+	e := &expectation{s: s}
+	s.expected.Add(1)
+	return context.WithValue(ctx, expectKey{}, e), e.release
 }
 
 // commit runs the batch in one transaction. If any function fails, the
