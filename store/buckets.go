@@ -36,6 +36,9 @@ var (
 	ixUnmatched     = []byte("ix_unmatched")      // status 0x00 received_at | id
 	ixUnmatchedAddr = []byte("ix_unmatched_addr") // address 0x00 id, pending only
 	bMailboxes      = []byte("mailboxes")         // mailbox name → IMAP cursor
+
+	// Web sign-in.
+	bSessions = []byte("sessions") // sha256(session id) → session
 )
 
 var allBuckets = [][]byte{
@@ -44,4 +47,5 @@ var allBuckets = [][]byte{
 	ixUserEmail, ixUserAddr, ixTokenHash,
 	ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource,
 	bRaw, bUnmatched, ixDedupe, ixUnmatched, ixUnmatchedAddr, bMailboxes,
+	bSessions,
 }

@@ -30,6 +30,12 @@ func (s *Server) exportInteractions(c *gin.Context) {
 	if !ok {
 		return
 	}
+	s.writeCSV(c, f)
+}
+
+// writeCSV streams the export of f; the API's export and the web UI's
+// Export link both end here, so they cannot drift apart.
+func (s *Server) writeCSV(c *gin.Context, f store.Filter) {
 	users, err := s.store.Users()
 	if err != nil {
 		s.fail(c, err)

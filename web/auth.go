@@ -17,6 +17,9 @@ type principal struct {
 	TokenID store.ID
 	Role    string
 	Name    string
+	// Session is set when the request is authenticated by the web
+	// session cookie rather than a bearer token.
+	Session bool
 }
 
 func (p *principal) admin() bool { return p.Role == store.RoleAdmin }
@@ -25,11 +28,16 @@ const ctxPrincipal = "touchpoint.principal"
 
 func who(c *gin.Context) *principal { return c.MustGet(ctxPrincipal).(*principal) }
 
-// authenticate resolves the credentials of a request; nil without any.
+// authenticate resolves the credentials of a request: a bearer token, or
+// else the web session; nil without any.
 func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return nil, nil
+		u, err := s.sessionUser(r.Context(), r)
+		if u == nil || err != nil {
+			return nil, err
+		}
+		return &principal{UserID: u.ID, Role: u.Role, Name: u.Name, Session: true}, nil
 	}
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
@@ -67,8 +75,20 @@ func (s *Server) requireAuth(c *gin.Context) {
 		apiError(c, http.StatusUnauthorized, err.Error())
 		return
 	}
+	if p.Session && c.Request.Method == http.MethodPost && !sessionSafeType(c.ContentType()) {
+		// A cookie rides along with cross-site form posts; a JSON or
+		// message body cannot be sent cross-site without a CORS preflight,
+		// which this server never grants. So a session may post only those.
+		apiError(c, http.StatusForbidden, "with the web session, POST needs Content-Type: application/json")
+		return
+	}
 	c.Set(ctxPrincipal, p)
 	c.Next()
+}
+
+// sessionSafeType lists the request types no cross-site form can send.
+func sessionSafeType(ct string) bool {
+	return ct == "application/json" || ct == "message/rfc822"
 }
 
 // requireAdmin answers 403 to anyone but an admin.

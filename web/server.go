@@ -27,10 +27,19 @@ type Options struct {
 	MaxMessageBytes int64
 	// Ingester stores posted raw messages; nil answers 503.
 	Ingester Ingester
+	// Mailboxes reports the IMAP pollers for GET /api/v1/mailboxes; nil
+	// lists none.
+	Mailboxes MailboxStatuser
 	// Registry receives the HTTP metrics and is served on /metrics; nil
 	// makes a fresh one.
 	Registry *prometheus.Registry
 	Now      func() time.Time
+	// CSRFKey signs the web forms' CSRF cookie (32 bytes). Nil: a key kept
+	// in the database, made on first start.
+	CSRFKey []byte
+	// TimeZone is the zone the web UI shows times in and reads the
+	// interaction form's date and time in; nil means UTC.
+	TimeZone *time.Location
 }
 
 // Server holds the handlers' dependencies.
@@ -41,6 +50,13 @@ type Server struct {
 	now     func() time.Time
 	metrics *httpMetrics
 	engine  *gin.Engine
+
+	// The web UI.
+	ui        *uiAssets
+	csrf      *csrfGuard
+	limiter   *loginLimiter // failed sign-ins per account
+	ipLimiter *loginLimiter // failed sign-ins per client address
+	loc       *time.Location
 }
 
 func init() {
@@ -65,8 +81,12 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now}
+	if opts.TimeZone == nil {
+		opts.TimeZone = time.UTC
+	}
+	s := &Server{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, loc: opts.TimeZone}
 	s.metrics = newHTTPMetrics(opts.Registry)
+	s.initUI()
 	s.engine = s.routes()
 	return s
 }
@@ -79,7 +99,7 @@ func (s *Server) routes() *gin.Engine {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.Use(s.recoverer, s.observe)
-	r.NoRoute(func(c *gin.Context) { apiError(c, http.StatusNotFound, "no such route") })
+	r.NoRoute(s.noRoute)
 	r.NoMethod(func(c *gin.Context) { apiError(c, http.StatusMethodNotAllowed, "method not allowed") })
 
 	r.GET("/healthz", s.healthz)
@@ -108,6 +128,7 @@ func (s *Server) routes() *gin.Engine {
 	admin.GET("/unmatched/:id/raw", s.unmatchedRaw)
 	admin.POST("/unmatched/:id/assign", s.assignUnmatched)
 	admin.POST("/unmatched/:id/discard", s.discardUnmatched)
+	admin.GET("/mailboxes", s.listMailboxes)
 
 	api.GET("/vocabulary", s.vocabulary)
 	api.POST("/vocabulary/:kind", s.addVocabulary)
@@ -119,6 +140,8 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/tokens", requireAdmin, s.listTokens)
 	api.POST("/tokens", requireAdmin, s.createToken)
 	api.DELETE("/tokens/:id", requireAdmin, s.revokeToken)
+
+	s.uiRoutes(r)
 	return r
 }
 

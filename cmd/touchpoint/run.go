@@ -20,7 +20,7 @@ var version = "dev"
 const usage = `Touchpoint keeps the logbook of every exchange with your contacts.
 
 Usage:
-  touchpoint serve                      run the daemon (web, API, SMTP)
+  touchpoint serve                      run the daemon (web, API, SMTP, IMAP pollers)
   touchpoint user add --email E --name N [--role admin|staff]
                                         add a user; the password is read from stdin
   touchpoint token create --name N [--role admin|staff] [--user EMAIL]
@@ -28,6 +28,8 @@ Usage:
   touchpoint ingest [FILE|-]...         store raw messages (through the running daemon,
                                         or straight into the database when none runs)
   touchpoint backup FILE                write a consistent copy of the database (- for stdout)
+  touchpoint mailbox test NAME          connect to an [[imap.mailbox]], log in, look at its
+                                        folder and report (fetches and changes nothing)
   touchpoint config check               load and validate the configuration
   touchpoint config example             print an annotated example configuration
   touchpoint version                    print the version
@@ -96,6 +98,11 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return c.ingest(ctx, rest)
 	case "backup":
 		return c.backup(ctx, rest)
+	case "mailbox":
+		if len(rest) == 0 || rest[0] != "test" {
+			return usageError{"use: touchpoint mailbox test NAME"}
+		}
+		return c.mailboxTest(ctx, rest[1:])
 	case "config":
 		if len(rest) == 0 || (rest[0] != "check" && rest[0] != "example") {
 			return usageError{"use: touchpoint config check | touchpoint config example"}

@@ -65,10 +65,17 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	mm := newMailMetrics(reg)
 	pipe := newPipeline(cfg, st, log.With("component", "ingest"))
 	pipe.Observe = mm.observe
+	// The IMAP pollers start now and stop before the scheduler and the
+	// store (defers run last-in first-out), after the servers.
+	imapPollers, err := startPollers(cfg, c.env, pipe, newIMAPMetrics(reg), log.With("component", "imap"))
+	if err != nil {
+		return err
+	}
+	defer imapPollers.stop()
 	srv := web.New(web.Options{
 		Store: st, Logger: log.With("component", "web"), Version: version,
 		SystemAddress: cfg.SystemAddress, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Registry: reg,
-		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, Ingester: pipe,
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, Ingester: pipe, Mailboxes: imapPollers,
 	})
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
@@ -103,10 +110,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		smtpAddr = smtpLn.Addr().String()
 	}
 	log.Info("touchpoint started", "version", version, "http", httpLn.Addr().String(), "smtp", smtpAddr,
-		"data", cfg.DBPath(), "system_address", cfg.SystemAddress)
+		"imap_mailboxes", len(cfg.IMAP.Mailboxes), "data", cfg.DBPath(), "system_address", cfg.SystemAddress)
 
 	// Ordered shutdown: when ctx ends (SIGTERM, SIGINT) both servers stop
-	// accepting and finish what is in flight; the store closes last (defer).
+	// accepting and finish what is in flight; then (defers) the IMAP
+	// pollers stop, the scheduler stops, and the store closes last.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	grace := cfg.HTTP.ShutdownTimeout.Std()

@@ -1,0 +1,102 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// initUI parses the templates (a broken one panics here, at start) and
+// prepares sign-in and CSRF protection.
+func (s *Server) initUI() {
+	s.ui = s.loadAssets()
+	key := s.opts.CSRFKey
+	if len(key) != 32 && s.store != nil {
+		k, err := s.store.Secret(context.Background(), "csrf")
+		if err != nil {
+			s.log.Warn("no CSRF key in the database; forms open across a restart will need a reload", "err", err)
+		}
+		key = k
+	}
+	if len(key) != 32 {
+		key = make([]byte, 32)
+		rand.Read(key)
+	}
+	s.csrf = newCSRFGuard(key, s)
+	s.limiter = newLoginLimiter(loginFailuresPerAccount, loginWindow, s.now)
+	s.ipLimiter = newLoginLimiter(loginFailuresPerIP, loginWindow, s.now)
+}
+
+// uiRoutes registers the server-rendered pages. Every page but sign-in
+// needs a session; admin pages check the role here, on the server. Every
+// page, safe or not, goes through the CSRF guard, which sets the token the
+// page's forms carry.
+func (s *Server) uiRoutes(r *gin.Engine) {
+	r.GET("/static/*path", s.serveStatic)
+	r.GET("/favicon.ico", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })
+
+	pub := r.Group("", securityHeaders, s.csrf.handle)
+	pub.GET("/login", s.loginForm)
+	pub.POST("/login", s.login)
+	pub.POST("/logout", s.logout) // works with an expired session too
+
+	ui := pub.Group("", s.uiAuth)
+	ui.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/contacts") })
+
+	ui.GET("/contacts", s.contactList)
+	ui.GET("/contacts/new", s.contactNew)
+	ui.POST("/contacts", s.contactCreate)
+	ui.GET("/contacts/:id", s.contactShow)
+	ui.GET("/contacts/:id/edit", s.contactEdit)
+	ui.POST("/contacts/:id", s.contactUpdate)
+	ui.GET("/contacts/:id/delete", s.uiAdmin, s.contactDeleteConfirm)
+	ui.POST("/contacts/:id/delete", s.uiAdmin, s.contactDelete)
+
+	ui.GET("/interactions", s.globalView)
+	ui.GET("/interactions/export.csv", s.globalExport)
+	ui.GET("/interactions/new", s.interactionNew)
+	ui.POST("/interactions", s.interactionCreate)
+	ui.GET("/interactions/:id/edit", s.interactionEdit)
+	ui.POST("/interactions/:id", s.interactionUpdate)
+	ui.GET("/interactions/:id/delete", s.interactionDeleteConfirm)
+	ui.POST("/interactions/:id/delete", s.interactionDelete)
+	ui.GET("/interactions/:id/raw", s.interactionRaw)
+	ui.GET("/interactions/:id/attachments/:n", s.interactionAttachment)
+
+	adm := ui.Group("", s.uiAdmin)
+	adm.GET("/unmatched", s.unmatchedList)
+	adm.POST("/unmatched/bulk", s.unmatchedBulk)
+	adm.GET("/unmatched/:id", s.unmatchedShow)
+	adm.POST("/unmatched/:id/assign", s.unmatchedAssign)
+	adm.POST("/unmatched/:id/create-contact", s.unmatchedCreateContact)
+	adm.POST("/unmatched/:id/discard", s.unmatchedDiscard)
+	adm.GET("/unmatched/:id/raw", s.unmatchedRaw)
+
+	adm.GET("/admin", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/admin/users") })
+	adm.GET("/admin/users", s.adminUsers)
+	adm.POST("/admin/users", s.adminUserCreate)
+	adm.GET("/admin/users/:id", s.adminUser)
+	adm.POST("/admin/users/:id", s.adminUserUpdate)
+	adm.GET("/admin/lists", s.adminLists)
+	adm.POST("/admin/lists/:kind", s.adminListAdd)
+	adm.POST("/admin/lists/:kind/remove", s.adminListRemove)
+	adm.GET("/admin/tokens", s.adminTokens)
+	adm.POST("/admin/tokens", s.adminTokenCreate)
+	adm.POST("/admin/tokens/:id/revoke", s.adminTokenRevoke)
+	adm.GET("/admin/mailboxes", s.adminMailboxes)
+}
+
+// noRoute answers unknown paths: a page for a browser outside /api, JSON
+// for everything else.
+func (s *Server) noRoute(c *gin.Context) {
+	if strings.HasPrefix(c.Request.URL.Path, "/api/") || !strings.Contains(c.GetHeader("Accept"), "text/html") {
+		apiError(c, http.StatusNotFound, "no such route")
+		return
+	}
+	setSecurityHeaders(c)
+	s.render(c, http.StatusNotFound, "message", &simplePage{view: view{Title: "Not found"}, Heading: "Not found",
+		Message: "There is no page at this address.", Back: "/"})
+}
