@@ -139,3 +139,27 @@ func (c *cli) backup(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.stderr, "backup written to %s (%d bytes)\n", dst, st.Size())
 	return nil
 }
+
+func (c *cli) check(ctx context.Context, args []string) error {
+	fs, path := c.flags("check")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{"check takes no arguments"}
+	}
+	cfg, err := c.loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	a, err := c.openAdmin(cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.Check(ctx); err != nil {
+		return fmt.Errorf("database check failed:\n%w", err)
+	}
+	fmt.Fprintln(c.stdout, "database OK: pages consistent, every index matches its records")
+	return nil
+}

@@ -35,8 +35,11 @@ type admin interface {
 	CreateToken(ctx context.Context, name, role, userEmail string) (string, error)
 	Backup(ctx context.Context, w io.Writer) error
 	Ingest(ctx context.Context, raw []byte) (store.IngestResult, error)
+	Check(ctx context.Context) error
 	Close() error
 }
+
+func (a localAdmin) Check(context.Context) error { return a.s.Check() }
 
 // localAdmin works on an open store.
 type localAdmin struct {
@@ -196,6 +199,19 @@ func (cc *ctlClient) Ingest(ctx context.Context, raw []byte) (store.IngestResult
 	return res, err
 }
 
+func (cc *ctlClient) Check(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://touchpoint/check", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := cc.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("talk to the running daemon: %w", err)
+	}
+	defer resp.Body.Close()
+	return decodeCtl(resp, nil)
+}
+
 func (cc *ctlClient) Close() error { return nil }
 
 // ctlServer serves the control socket for a running daemon.
@@ -250,6 +266,13 @@ func ctlServer(a localAdmin, maxMessage int64, log *slog.Logger) http.Handler {
 			return
 		}
 		reply(w, http.StatusOK, res)
+	})
+	mux.HandleFunc("GET /check", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.Check(r.Context()); err != nil {
+			reply(w, http.StatusConflict, map[string]string{"error": err.Error()})
+			return
+		}
+		reply(w, http.StatusOK, map[string]bool{"ok": true})
 	})
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")

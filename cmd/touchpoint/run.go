@@ -27,6 +27,7 @@ Usage:
                                         create an API token; prints the token alone
   touchpoint ingest [FILE|-]...         store raw messages (through the running daemon,
                                         or straight into the database when none runs)
+  touchpoint check                      verify the database: pages and every index
   touchpoint backup FILE                write a consistent copy of the database (- for stdout)
   touchpoint mailbox test NAME          connect to an [[imap.mailbox]], log in, look at its
                                         folder and report (fetches and changes nothing)
@@ -96,6 +97,8 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return c.tokenCreate(ctx, rest[1:])
 	case "ingest":
 		return c.ingest(ctx, rest)
+	case "check":
+		return c.check(ctx, rest)
 	case "backup":
 		return c.backup(ctx, rest)
 	case "mailbox":

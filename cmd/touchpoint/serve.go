@@ -122,15 +122,17 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	servers := 2
 	go func() {
 		hs := srv.HTTPServer(cfg.HTTP.ReadTimeout.Std(), cfg.HTTP.WriteTimeout.Std(), cfg.HTTP.IdleTimeout.Std())
-		errc <- web.Serve(ctx, hs, httpLn, grace)
+		errc <- serveUntil(ctx, func() error { return hs.Serve(httpLn) }, hs.Shutdown, grace)
 	}()
 	go func() {
 		cs := &http.Server{Handler: ctlServer(localAdmin{st, pipe}, cfg.SMTP.MaxMessageBytes, log.With("component", "ctl")), ReadHeaderTimeout: 10 * time.Second}
-		errc <- web.Serve(ctx, cs, ctlLn, grace)
+		errc <- serveUntil(ctx, func() error { return cs.Serve(ctlLn) }, cs.Shutdown, grace)
 	}()
 	if smtpSrv != nil {
 		servers++
-		go func() { errc <- serveSMTP(ctx, smtpSrv, smtpLn, grace) }()
+		go func() {
+			errc <- serveUntil(ctx, func() error { return smtpSrv.Serve(smtpLn) }, smtpSrv.Shutdown, grace)
+		}()
 	}
 	var first error
 	for range servers {
@@ -174,11 +176,12 @@ func (c *cli) ensureAdmin(ctx context.Context, cfg *config.Config, st *store.Sto
 	return nil
 }
 
-// serveSMTP runs the listener until ctx ends, then lets sessions in flight
-// finish (each message in DATA gets its answer) within grace.
-func serveSMTP(ctx context.Context, srv *ingest.SMTPServer, ln net.Listener, grace time.Duration) error {
+// serveUntil runs a server until ctx ends, then shuts it down: it stops
+// accepting and lets work in flight (HTTP requests, a message in DATA)
+// finish within grace. A server that stops on its own ends it early.
+func serveUntil(ctx context.Context, serve func() error, shutdown func(context.Context) error, grace time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve() }()
 	select {
 	case err := <-errc:
 		return err
@@ -186,7 +189,9 @@ func serveSMTP(ctx context.Context, srv *ingest.SMTPServer, ln net.Listener, gra
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	err := srv.Shutdown(sctx)
-	<-errc
+	err := shutdown(sctx)
+	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
 	return err
 }
