@@ -30,7 +30,7 @@ import (
 // smtpEnv is a real listener on loopback over a real store, with a staff
 // member (Sarah) and a contact (Yossi).
 type smtpEnv struct {
-	t     *testing.T
+	t     testing.TB
 	s     *store.Store
 	srv   *SMTPServer
 	addr  string
@@ -40,7 +40,7 @@ type smtpEnv struct {
 	closed bool
 }
 
-func newSMTPEnv(t *testing.T, tweak func(*SMTPConfig)) *smtpEnv {
+func newSMTPEnv(t testing.TB, tweak func(*SMTPConfig)) *smtpEnv {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "t.db"), store.Options{PasswordCost: bcrypt.MinCost})
 	if err != nil {
