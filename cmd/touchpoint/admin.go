@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"touchpoint/config"
 	"touchpoint/store"
 )
 
@@ -26,25 +27,18 @@ func (c *cli) userAdd(ctx context.Context, args []string) error {
 	if *email == "" || *name == "" || fs.NArg() > 0 {
 		return usageError{"user add needs --email and --name (and nothing else)"}
 	}
-	cfg, err := c.loadConfig(*path)
-	if err != nil {
-		return err
-	}
 	pw, err := c.readPassword()
 	if err != nil {
 		return err
 	}
-	a, err := c.openAdmin(cfg)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	u := &store.User{Name: *name, Emails: []string{*email}, Role: *role}
-	if err := a.AddUser(ctx, u, pw); err != nil {
-		return fmt.Errorf("add user: %w", err)
-	}
-	fmt.Fprintf(c.stdout, "added %s %s <%s> (id %d)\n", u.Role, u.Name, u.Emails[0], u.ID)
-	return nil
+	return c.withAdmin(*path, func(_ *config.Config, a admin) error {
+		u := &store.User{Name: *name, Emails: []string{*email}, Role: *role}
+		if err := a.AddUser(ctx, u, pw); err != nil {
+			return fmt.Errorf("add user: %w", err)
+		}
+		fmt.Fprintf(c.stdout, "added %s %s <%s> (id %d)\n", u.Role, u.Name, u.Emails[0], u.ID)
+		return nil
+	})
 }
 
 // readPassword reads the password from stdin: the first line, or with a
@@ -78,21 +72,14 @@ func (c *cli) tokenCreate(ctx context.Context, args []string) error {
 	if *name == "" || fs.NArg() > 0 {
 		return usageError{"token create needs --name"}
 	}
-	cfg, err := c.loadConfig(*path)
-	if err != nil {
-		return err
-	}
-	a, err := c.openAdmin(cfg)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	plain, err := a.CreateToken(ctx, *name, *role, *user)
-	if err != nil {
-		return fmt.Errorf("create token: %w", err)
-	}
-	fmt.Fprintln(c.stdout, plain)
-	return nil
+	return c.withAdmin(*path, func(_ *config.Config, a admin) error {
+		plain, err := a.CreateToken(ctx, *name, *role, *user)
+		if err != nil {
+			return fmt.Errorf("create token: %w", err)
+		}
+		fmt.Fprintln(c.stdout, plain)
+		return nil
+	})
 }
 
 func (c *cli) backup(ctx context.Context, args []string) error {
@@ -104,15 +91,13 @@ func (c *cli) backup(ctx context.Context, args []string) error {
 		return usageError{"backup needs one FILE (or - for stdout)"}
 	}
 	dst := fs.Arg(0)
-	cfg, err := c.loadConfig(*path)
-	if err != nil {
-		return err
-	}
-	a, err := c.openAdmin(cfg)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
+	return c.withAdmin(*path, func(_ *config.Config, a admin) error {
+		return c.writeBackup(ctx, a, dst)
+	})
+}
+
+// writeBackup copies the database to dst ("-" for stdout).
+func (c *cli) writeBackup(ctx context.Context, a admin, dst string) error {
 	if dst == "-" {
 		return a.Backup(ctx, c.stdout)
 	}
@@ -148,18 +133,11 @@ func (c *cli) check(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError{"check takes no arguments"}
 	}
-	cfg, err := c.loadConfig(*path)
-	if err != nil {
-		return err
-	}
-	a, err := c.openAdmin(cfg)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	if err := a.Check(ctx); err != nil {
-		return fmt.Errorf("database check failed:\n%w", err)
-	}
-	fmt.Fprintln(c.stdout, "database OK: pages consistent, every index matches its records")
-	return nil
+	return c.withAdmin(*path, func(_ *config.Config, a admin) error {
+		if err := a.Check(ctx); err != nil {
+			return fmt.Errorf("database check failed:\n%w", err)
+		}
+		fmt.Fprintln(c.stdout, "database OK: pages consistent, every index matches its records")
+		return nil
+	})
 }

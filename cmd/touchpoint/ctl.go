@@ -75,6 +75,21 @@ func (a localAdmin) Backup(_ context.Context, w io.Writer) error {
 
 func (a localAdmin) Close() error { return a.s.Close() }
 
+// withAdmin loads the configuration at path and runs fn against the running
+// daemon, or the database when none runs.
+func (c *cli) withAdmin(path string, fn func(cfg *config.Config, a admin) error) error {
+	cfg, err := c.loadConfig(path)
+	if err != nil {
+		return err
+	}
+	a, err := c.openAdmin(cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(cfg, a)
+}
+
 // openAdmin connects to the running daemon's socket, or opens the database
 // when no daemon answers.
 func (c *cli) openAdmin(cfg *config.Config) (admin, error) {
@@ -103,18 +118,28 @@ func newCtlClient(path string) *ctlClient {
 	}}}
 }
 
+// do sends one request over the socket.
+func (cc *ctlClient) do(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://touchpoint"+path, body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := cc.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("talk to the running daemon: %w", err)
+	}
+	return resp, nil
+}
+
+// call posts in as JSON and decodes the answer into out.
 func (cc *ctlClient) call(ctx context.Context, path string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://touchpoint"+path, bytes.NewReader(body))
+	resp, err := cc.do(ctx, http.MethodPost, path, bytes.NewReader(body))
 	if err != nil {
 		return err
-	}
-	resp, err := cc.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("talk to the running daemon: %w", err)
 	}
 	defer resp.Body.Close()
 	return decodeCtl(resp, out)
@@ -165,13 +190,9 @@ func (cc *ctlClient) CreateToken(ctx context.Context, name, role, userEmail stri
 }
 
 func (cc *ctlClient) Backup(ctx context.Context, w io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://touchpoint/backup", nil)
+	resp, err := cc.do(ctx, http.MethodGet, "/backup", nil)
 	if err != nil {
 		return err
-	}
-	resp, err := cc.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("talk to the running daemon: %w", err)
 	}
 	defer resp.Body.Close()
 	if err := decodeCtl(resp, nil); err != nil {
@@ -185,13 +206,9 @@ func (cc *ctlClient) Backup(ctx context.Context, w io.Writer) error {
 }
 
 func (cc *ctlClient) Ingest(ctx context.Context, raw []byte) (store.IngestResult, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://touchpoint/ingest", bytes.NewReader(raw))
+	resp, err := cc.do(ctx, http.MethodPost, "/ingest", bytes.NewReader(raw))
 	if err != nil {
 		return store.IngestResult{}, err
-	}
-	resp, err := cc.hc.Do(req)
-	if err != nil {
-		return store.IngestResult{}, fmt.Errorf("talk to the running daemon: %w", err)
 	}
 	defer resp.Body.Close()
 	var res store.IngestResult
@@ -200,13 +217,9 @@ func (cc *ctlClient) Ingest(ctx context.Context, raw []byte) (store.IngestResult
 }
 
 func (cc *ctlClient) Check(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://touchpoint/check", nil)
+	resp, err := cc.do(ctx, http.MethodGet, "/check", nil)
 	if err != nil {
 		return err
-	}
-	resp, err := cc.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("talk to the running daemon: %w", err)
 	}
 	defer resp.Body.Close()
 	return decodeCtl(resp, nil)

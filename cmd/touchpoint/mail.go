@@ -99,37 +99,30 @@ func (c *cli) ingest(ctx context.Context, args []string) error {
 	if len(files) == 0 {
 		files = []string{"-"}
 	}
-	cfg, err := c.loadConfig(*path)
-	if err != nil {
-		return err
-	}
-	a, err := c.openAdmin(cfg)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	failed := 0
-	for _, f := range files {
-		raw, err := c.readMessage(f, cfg.SMTP.MaxMessageBytes)
-		var res store.IngestResult
-		if err == nil {
-			res, err = a.Ingest(ctx, raw)
+	return c.withAdmin(*path, func(cfg *config.Config, a admin) error {
+		failed := 0
+		for _, f := range files {
+			raw, err := c.readMessage(f, cfg.SMTP.MaxMessageBytes)
+			var res store.IngestResult
+			if err == nil {
+				res, err = a.Ingest(ctx, raw)
+			}
+			if err != nil {
+				failed++
+				fmt.Fprintf(c.stderr, "%s: not stored: %v\n", f, err)
+				continue
+			}
+			id := res.InteractionID
+			if id == 0 {
+				id = res.UnmatchedID
+			}
+			fmt.Fprintf(c.stdout, "%s: %s %d\n", f, res.Status, id)
 		}
-		if err != nil {
-			failed++
-			fmt.Fprintf(c.stderr, "%s: not stored: %v\n", f, err)
-			continue
+		if failed > 0 {
+			return fmt.Errorf("%d of %d messages not stored", failed, len(files))
 		}
-		id := res.InteractionID
-		if id == 0 {
-			id = res.UnmatchedID
-		}
-		fmt.Fprintf(c.stdout, "%s: %s %d\n", f, res.Status, id)
-	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d messages not stored", failed, len(files))
-	}
-	return nil
+		return nil
+	})
 }
 
 func (c *cli) readMessage(name string, max int64) ([]byte, error) {
