@@ -37,6 +37,12 @@ var (
 	ixUnmatchedAddr = []byte("ix_unmatched_addr") // address 0x00 id, pending only
 	bMailboxes      = []byte("mailboxes")         // mailbox name → IMAP cursor
 
+	// Campaigns reported by campaign tooling.
+	bCampaigns        = []byte("campaigns")           // id → campaign
+	ixCampaignExt     = []byte("ix_campaign_ext")     // external id → campaign id
+	ixCampaignRcpt    = []byte("ix_campaign_rcpt")    // campaign id | address → interaction id | contact id, or "u" (unmatched)
+	ixCampaignContact = []byte("ix_campaign_contact") // campaign id | contact id → interaction id
+
 	// Web sign-in.
 	bSessions = []byte("sessions") // sha256(session id) → session
 )
@@ -48,4 +54,5 @@ var allBuckets = [][]byte{
 	ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource,
 	bRaw, bUnmatched, ixDedupe, ixUnmatched, ixUnmatchedAddr, bMailboxes,
 	bSessions,
+	bCampaigns, ixCampaignExt, ixCampaignRcpt, ixCampaignContact,
 }

@@ -51,13 +51,18 @@ var errForbidden = errors.New("your role may not do this")
 // bindJSON decodes the request body into v, strictly: unknown fields, wrong
 // types, trailing data and bodies over the limit are 400s naming the problem.
 func (s *Server) bindJSON(c *gin.Context, v any) bool {
+	return s.bindJSONLimit(c, v, s.opts.MaxBodyBytes)
+}
+
+// bindJSONLimit is bindJSON with its own body limit (campaign reports).
+func (s *Server) bindJSONLimit(c *gin.Context, v any, limit int64) bool {
 	// Strict: a cross-site page cannot send application/json without a
 	// CORS preflight, so this also guards cookie-authenticated calls.
 	if c.ContentType() != "application/json" {
 		apiError(c, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		return false
 	}
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.MaxBodyBytes)
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)

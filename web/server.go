@@ -5,11 +5,13 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"touchpoint/matcher"
 	"touchpoint/store"
 )
 
@@ -35,6 +37,13 @@ type Options struct {
 	// CSRFKey signs the web forms' CSRF cookie (32 bytes). Nil: a key kept
 	// in the database, made on first start.
 	CSRFKey []byte
+	// Matcher holds the address rules campaign recipients are matched
+	// with (as mail is); nil means SystemAddress, the default free-mail
+	// domains, plus-tag folding and no internal domains.
+	Matcher *matcher.Config
+	// MaxCampaignBodyBytes bounds a campaign report's body; default 32 MiB
+	// (200,000 recipients of average length fit in about 6 MiB).
+	MaxCampaignBodyBytes int64
 	// TimeZone is the zone the web UI shows times in and reads the
 	// interaction form's date and time in; nil means UTC.
 	TimeZone *time.Location
@@ -72,6 +81,16 @@ func New(opts Options) *Server {
 	}
 	if opts.MaxMessageBytes <= 0 {
 		opts.MaxMessageBytes = 25 << 20
+	}
+	if opts.MaxCampaignBodyBytes <= 0 {
+		opts.MaxCampaignBodyBytes = 32 << 20
+	}
+	if opts.Matcher == nil {
+		opts.Matcher = &matcher.Config{
+			SystemAddress:   strings.ToLower(opts.SystemAddress),
+			FreemailDomains: matcher.DefaultFreemailDomains(),
+			FoldPlusTags:    true,
+		}
 	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
@@ -131,6 +150,12 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/vocabulary", s.vocabulary)
 	api.POST("/vocabulary/:kind", s.addVocabulary)
 	api.DELETE("/vocabulary/:kind/:name", requireAdmin, s.removeVocabulary)
+
+	api.GET("/campaigns", s.listCampaigns)
+	api.POST("/campaigns", s.reportCampaign)
+	api.GET("/campaigns/:id", s.getCampaign)
+	api.GET("/campaigns/:id/recipients", s.listCampaignRecipients)
+	api.POST("/campaigns/:id/recipients", s.addCampaignRecipients)
 
 	api.GET("/users", s.listUsers)
 	api.POST("/users", requireAdmin, s.createUser)

@@ -16,6 +16,8 @@ type iaView struct {
 	*store.Interaction
 	Owners   []*store.User
 	Contacts []*store.Contact
+	// Campaign is the send the interaction was logged for, if any.
+	Campaign *store.Campaign
 	CanEdit  bool
 	// Return is the page to come back to after Edit or Delete.
 	Return string
@@ -28,9 +30,10 @@ const shortText = 600
 
 // lookups caches the users and contacts one page refers to.
 type lookups struct {
-	s        *Server
-	users    map[store.ID]*store.User
-	contacts map[store.ID]*store.Contact
+	s         *Server
+	users     map[store.ID]*store.User
+	contacts  map[store.ID]*store.Contact
+	campaigns map[store.ID]*store.Campaign
 }
 
 func (s *Server) newLookups() (*lookups, error) {
@@ -38,7 +41,7 @@ func (s *Server) newLookups() (*lookups, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &lookups{s: s, users: make(map[store.ID]*store.User, len(users)), contacts: map[store.ID]*store.Contact{}}
+	l := &lookups{s: s, users: make(map[store.ID]*store.User, len(users)), contacts: map[store.ID]*store.Contact{}, campaigns: map[store.ID]*store.Campaign{}}
 	for _, u := range users {
 		l.users[u.ID] = u
 	}
@@ -57,10 +60,25 @@ func (l *lookups) contact(id store.ID) *store.Contact {
 	return ct
 }
 
+func (l *lookups) campaign(id store.ID) *store.Campaign {
+	if cp, ok := l.campaigns[id]; ok {
+		return cp
+	}
+	cp, err := l.s.store.GetCampaign(id)
+	if err != nil {
+		cp = nil
+	}
+	l.campaigns[id] = cp
+	return cp
+}
+
 func (l *lookups) views(p *principal, items []*store.Interaction, withContacts bool, ret string) []iaView {
 	out := make([]iaView, len(items))
 	for i, ia := range items {
 		v := iaView{Interaction: ia, CanEdit: p.mayEdit(ia), Return: ret}
+		if ia.CampaignID != 0 {
+			v.Campaign = l.campaign(ia.CampaignID)
+		}
 		for _, o := range ia.OwnerIDs {
 			if u := l.users[o]; u != nil {
 				v.Owners = append(v.Owners, u)

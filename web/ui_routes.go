@@ -66,6 +66,9 @@ func (s *Server) uiRoutes(r *gin.Engine) {
 	ui.GET("/interactions/:id/raw", s.interactionRaw)
 	ui.GET("/interactions/:id/attachments/:n", s.interactionAttachment)
 
+	ui.GET("/campaigns", s.campaignList)
+	ui.GET("/campaigns/:id", s.campaignShow)
+
 	adm := ui.Group("", s.uiAdmin)
 	adm.GET("/unmatched", s.unmatchedList)
 	adm.POST("/unmatched/bulk", s.unmatchedBulk)

@@ -81,7 +81,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	srv := web.New(web.Options{
 		Store: st, Logger: log.With("component", "web"), Version: version,
 		SystemAddress: cfg.SystemAddress, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Registry: reg,
-		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, Ingester: pipe, Mailboxes: imapPollers,
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, Ingester: pipe, Matcher: &pipe.Matcher, Mailboxes: imapPollers,
 	})
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
