@@ -123,19 +123,6 @@ func (s *Server) listCampaigns(c *gin.Context) {
 	c.JSON(http.StatusOK, newList(items, next))
 }
 
-func (s *Server) getCampaign(c *gin.Context) {
-	id, ok := s.pathID(c)
-	if !ok {
-		return
-	}
-	camp, err := s.store.GetCampaign(id)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, camp)
-}
-
 // listCampaignRecipients pages through the recorded recipients in address
 // order; the cursor is the last address of the previous page.
 func (s *Server) listCampaignRecipients(c *gin.Context) {

@@ -48,6 +48,23 @@ func (s *Server) pathID(c *gin.Context) (store.ID, bool) {
 	return id, true
 }
 
+// getByID serves GET …/:id for any record: the store's getter, 404 for an
+// unknown or malformed id, the record as JSON.
+func getByID[T any](s *Server, get func(store.ID) (T, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := s.pathID(c)
+		if !ok {
+			return
+		}
+		v, err := get(id)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, v)
+	}
+}
+
 // pageParams reads limit and cursor.
 func pageParams(c *gin.Context) (int, string, bool) {
 	limit := 0
@@ -88,19 +105,6 @@ func (s *Server) createContact(c *gin.Context) {
 	}
 	c.Header("Location", "/api/v1/contacts/"+ct.ID.String())
 	c.JSON(http.StatusCreated, ct)
-}
-
-func (s *Server) getContact(c *gin.Context) {
-	id, ok := s.pathID(c)
-	if !ok {
-		return
-	}
-	ct, err := s.store.GetContact(id)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, ct)
 }
 
 func (s *Server) updateContact(c *gin.Context) {

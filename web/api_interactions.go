@@ -83,19 +83,6 @@ func (s *Server) createInteraction(c *gin.Context) {
 	c.JSON(http.StatusCreated, ia)
 }
 
-func (s *Server) getInteraction(c *gin.Context) {
-	id, ok := s.pathID(c)
-	if !ok {
-		return
-	}
-	ia, err := s.store.GetInteraction(id)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, ia)
-}
-
 func (s *Server) updateInteraction(c *gin.Context) {
 	id, ok := s.pathID(c)
 	if !ok {

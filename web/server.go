@@ -125,7 +125,7 @@ func (s *Server) routes() *gin.Engine {
 	api := r.Group("/api/v1", s.requireAuth)
 	api.GET("/contacts", s.listContacts)
 	api.POST("/contacts", s.createContact)
-	api.GET("/contacts/:id", s.getContact)
+	api.GET("/contacts/:id", getByID(s, s.store.GetContact))
 	api.PATCH("/contacts/:id", s.updateContact)
 	api.DELETE("/contacts/:id", requireAdmin, s.deleteContact)
 	api.GET("/contacts/:id/interactions", s.contactTimeline)
@@ -133,7 +133,7 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/interactions", s.listInteractions)
 	api.POST("/interactions", s.createInteraction)
 	api.GET("/interactions/export.csv", s.exportInteractions)
-	api.GET("/interactions/:id", s.getInteraction)
+	api.GET("/interactions/:id", getByID(s, s.store.GetInteraction))
 	api.GET("/interactions/:id/raw", s.interactionRaw)
 	api.PATCH("/interactions/:id", s.updateInteraction)
 	api.DELETE("/interactions/:id", s.deleteInteraction)
@@ -153,7 +153,7 @@ func (s *Server) routes() *gin.Engine {
 
 	api.GET("/campaigns", s.listCampaigns)
 	api.POST("/campaigns", s.reportCampaign)
-	api.GET("/campaigns/:id", s.getCampaign)
+	api.GET("/campaigns/:id", getByID(s, s.store.GetCampaign))
 	api.GET("/campaigns/:id/recipients", s.listCampaignRecipients)
 	api.POST("/campaigns/:id/recipients", s.addCampaignRecipients)
 
