@@ -189,7 +189,7 @@ func (q *Query) String() string {
 	parts := make([]string, 0, len(q.Terms))
 	for _, t := range q.Terms {
 		v := t.Value
-		if v == "" || strings.ContainsAny(v, " \t\"\\:") || strings.HasPrefix(v, "-") {
+		if v == "" || strings.ContainsAny(v, `"\:`) || strings.IndexFunc(v, unicode.IsSpace) >= 0 || strings.HasPrefix(v, "-") {
 			v = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
 		}
 		s := v

@@ -169,7 +169,7 @@ func TestFilterTextAndSources(t *testing.T) {
 }
 
 func FuzzParseQuery(f *testing.F) {
-	for _, s := range []string{`type:Call action:Tefillin owner:sarah after:2026-05-01 "class"`, `-x "a\"b"`, `type:"`, `on:2026-02-30`} {
+	for _, s := range []string{`type:Call action:Tefillin owner:sarah after:2026-05-01 "class"`, `-x "a\"b"`, `type:"`, `on:2026-02-30`, "\"0\n0\"", "\"a\u00a0b\""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
