@@ -34,7 +34,7 @@ lint:
 FUZZTIME ?= 10m
 FUZZMIN  ?= 10s
 FUZZ_TARGETS := ./ingest:FuzzParse ./ingest:FuzzSMTPSession ./ingest:FuzzPrepareAndStore \
-	./matcher:FuzzMatch ./store:FuzzParseQuery ./store:FuzzDecode
+	./ingest:FuzzCleanText ./matcher:FuzzMatch ./store:FuzzParseQuery ./store:FuzzDecode
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \

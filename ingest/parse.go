@@ -435,8 +435,10 @@ func (p *parser) text(h textproto.Header, mt string, params map[string]string, b
 	} else {
 		// Read errors (broken base64, a bad charset sequence) end the
 		// text; what decoded before them is kept.
-		b, _ := io.ReadAll(io.LimitReader(r, int64(4*left+4)))
-		s = string(b)
+		b := getBuf()
+		b.ReadFrom(io.LimitReader(r, int64(4*left+4)))
+		s = b.String()
+		putBuf(b)
 		if strings.EqualFold(params["format"], "flowed") {
 			s = unflow(cleanText(s), strings.EqualFold(params["delsp"], "yes"))
 		}
@@ -848,39 +850,49 @@ func (q *qpReader) softBreak() bool {
 // become U+FFFD, line endings LF, C1 controls their windows-1252
 // characters (mislabelled Latin-1), other controls but tab and LF go.
 func cleanText(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' && c != '\n' && c != '\t' || c >= 0x7f {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
+	var b strings.Builder // untouched until the first change
+	kept := 0             // s[kept:i] is clean and not yet copied
 	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
+		c := s[i]
+		if c >= ' ' && c < 0x7f || c == '\n' || c == '\t' {
+			i++
+			continue
+		}
+		r, size := rune(c), 1
+		if c >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		var repl rune = -1 // -1: drop the character
 		switch {
 		case r == utf8.RuneError && size == 1:
-			b.WriteRune(utf8.RuneError)
+			repl = utf8.RuneError
 		case r == '\r':
-			if i >= len(s) || s[i] != '\n' {
-				b.WriteByte('\n')
+			if i+1 == len(s) || s[i+1] != '\n' {
+				repl = '\n'
 			}
-		case r == '\n' || r == '\t':
-			b.WriteRune(r)
 		case r >= 0x80 && r <= 0x9f:
 			if w := charmap.Windows1252.DecodeByte(byte(r)); !unicode.IsControl(w) {
-				b.WriteRune(w)
+				repl = w
 			}
 		case unicode.IsControl(r) || r == '\uFEFF':
 		default:
-			b.WriteRune(r)
+			i += size
+			continue
 		}
+		if b.Cap() == 0 {
+			b.Grow(len(s))
+		}
+		b.WriteString(s[kept:i])
+		if repl >= 0 {
+			b.WriteRune(repl)
+		}
+		i += size
+		kept = i
 	}
+	if b.Cap() == 0 {
+		return s
+	}
+	b.WriteString(s[kept:])
 	return b.String()
 }
 

@@ -91,7 +91,12 @@ func (p *Pipeline) Prepare(raw []byte, d matcher.Delivery) (*store.Incoming, err
 			ReceivedAt: now,
 		}, nil
 	}
-	dec, err := matcher.Match(p.Matcher, p.Store, m, d)
+	var dec matcher.Decision
+	err := p.Store.Snapshot(func(sn *store.Snapshot) error {
+		var err error
+		dec, err = matcher.Match(p.Matcher, sn, m, d)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("match message: %w", err)
 	}

@@ -184,18 +184,9 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
-// bufPool recycles message buffers: a message is held only until it is
-// committed (bbolt copies it into its pages at commit).
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
 func (ss *session) Data(r io.Reader) error {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= 1<<20 { // don't keep a huge buffer around
-			bufPool.Put(buf)
-		}
-	}()
+	buf := getBuf()
+	defer putBuf(buf)
 	dr := &deadlineReader{r: r, conn: ss.conn.Conn(), start: time.Now(), base: ss.s.cfg.ReadTimeout}
 	if _, err := buf.ReadFrom(dr); err != nil {
 		// ErrDataTooLarge must reach go-smtp as it is: it answers 552.

@@ -294,39 +294,6 @@ func (s *Store) GetContact(id ID) (*Contact, error) {
 	return c, err
 }
 
-// ContactByEmail finds the contact that lists an address.
-func (s *Store) ContactByEmail(email string) (*Contact, error) {
-	e, ok := NormalizeEmail(email)
-	if !ok {
-		return nil, ErrNotFound
-	}
-	return s.contactBy(ixContactEmail, e)
-}
-
-// OrganizationByDomain finds the organisation that lists a domain.
-func (s *Store) OrganizationByDomain(domain string) (*Contact, error) {
-	d, ok := NormalizeDomain(domain)
-	if !ok {
-		return nil, ErrNotFound
-	}
-	return s.contactBy(ixContactDomain, d)
-}
-
-// contactBy reads the contact a unique index points key to.
-func (s *Store) contactBy(index []byte, key string) (*Contact, error) {
-	var c *Contact
-	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(index).Get([]byte(key))
-		if v == nil {
-			return ErrNotFound
-		}
-		var err error
-		c, err = getContact(tx, keyID(v))
-		return err
-	})
-	return c, err
-}
-
 // Members lists the people of an organisation, by name.
 func (s *Store) Members(org ID) ([]*Contact, error) {
 	var out []*Contact

@@ -291,31 +291,6 @@ func (s *Store) GetUser(id ID) (*User, error) {
 	return u, err
 }
 
-// UserByEmail finds the user who sends from an address.
-func (s *Store) UserByEmail(email string) (*User, error) {
-	return s.userBy(ixUserEmail, email)
-}
-
-// UserByAddressToken finds the user whose secret address carries token.
-func (s *Store) UserByAddressToken(token string) (*User, error) {
-	return s.userBy(ixUserAddr, token)
-}
-
-func (s *Store) userBy(index []byte, key string) (*User, error) {
-	key = strings.ToLower(strings.TrimSpace(key))
-	var u *User
-	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(index).Get([]byte(key))
-		if v == nil {
-			return ErrNotFound
-		}
-		var err error
-		u, err = getUser(tx, keyID(v))
-		return err
-	})
-	return u, err
-}
-
 // Users lists every user by name.
 func (s *Store) Users() ([]*User, error) {
 	var out []*User
