@@ -100,6 +100,10 @@ type SMTPConfig struct {
 	// TLSCertFile and TLSKeyFile enable STARTTLS; set both or neither.
 	TLSCertFile string `toml:"tls_cert_file"`
 	TLSKeyFile  string `toml:"tls_key_file"`
+	// VerifyStaffDKIM trusts a From naming staff only with a DKIM
+	// signature aligned with its domain, or through a per-user secret
+	// address (every ingestion path, not only SMTP).
+	VerifyStaffDKIM bool `toml:"verify_staff_dkim"`
 }
 
 // AdminConfig is the [admin] table: the bootstrap administrator account.

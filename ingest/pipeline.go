@@ -22,6 +22,10 @@ type Pipeline struct {
 	Limits  Limits
 	Log     *slog.Logger
 	Now     func() time.Time
+	// VerifyStaff, when set, requires mail whose From names staff (and that
+	// no per-user secret address vouches for) to carry a DKIM signature
+	// aligned with the From domain; other such mail is queued unverified.
+	VerifyStaff *DKIMVerifier
 	// Observe, when set, is told the outcome and duration of every message
 	// (for metrics).
 	Observe func(source, status string, d time.Duration)
@@ -99,6 +103,12 @@ func (p *Pipeline) Prepare(raw []byte, d matcher.Delivery) (*store.Incoming, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("match message: %w", err)
+	}
+	if p.VerifyStaff != nil && dec.ClaimedStaff != "" && !matcher.Noise(dec.Reason) {
+		if ok, why := p.VerifyStaff.Verify(raw, dec.ClaimedStaff); !ok {
+			p.logger().Info("staff sender not verified; queued as unverified", "from", dec.ClaimedStaff, "why", why)
+			dec.Reason = matcher.ReasonUnverified
+		}
 	}
 	var unknown []string
 	for _, a := range dec.Unknown {

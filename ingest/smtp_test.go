@@ -40,7 +40,7 @@ type smtpEnv struct {
 	closed bool
 }
 
-func newSMTPEnv(t testing.TB, tweak func(*SMTPConfig)) *smtpEnv {
+func newSMTPEnv(t testing.TB, tweak func(*SMTPConfig), pipeTweaks ...func(*Pipeline)) *smtpEnv {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "t.db"), store.Options{PasswordCost: bcrypt.MinCost})
 	if err != nil {
@@ -59,6 +59,9 @@ func newSMTPEnv(t testing.TB, tweak func(*SMTPConfig)) *smtpEnv {
 	p := &Pipeline{Store: st, Limits: DefaultLimits(), Matcher: matcher.Config{
 		SystemAddress: "log@org.org", InternalDomains: []string{"org.org"}, FreemailDomains: []string{"gmail.com"},
 	}}
+	for _, f := range pipeTweaks {
+		f(p)
+	}
 	cfg := SMTPConfig{Hostname: "test", MaxMessageBytes: 64 << 10, MaxRecipients: 5, MaxLineLength: 65536,
 		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, SessionTimeout: time.Minute, MaxConnections: 100, MaxConnectionsIP: 50}
 	if tweak != nil {

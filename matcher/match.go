@@ -64,6 +64,12 @@ type Decision struct {
 	// Unknown lists the external addresses that matched no contact, for
 	// the unmatched queue's "create contact" and "remember".
 	Unknown []Address
+	// ClaimedStaff is the From address when it is a staff member's (or an
+	// internal domain's) and nothing else vouches for it: no per-user
+	// secret address was used. Anyone can write such a From; a transport
+	// that requires proof (a DKIM signature aligned with its domain) marks
+	// the message ReasonUnverified when the proof is missing.
+	ClaimedStaff string
 }
 
 // ErrNilMessage is returned by Match for a nil message.
@@ -176,6 +182,9 @@ func Match(cfg Config, lk Lookup, m *Message, d Delivery) (Decision, error) {
 		dec.Direction = store.Outbound
 	}
 
+	if !hasToken && (from.kind == kindStaff || from.kind == kindInternal) {
+		dec.ClaimedStaff = from.addr.Email
+	}
 	switch {
 	case len(dec.OwnerIDs) == 0:
 		dec.Reason = ReasonNoStaff

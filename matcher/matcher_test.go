@@ -199,6 +199,8 @@ func runCases(t *testing.T, cases []matchCase) {
 			if err != nil {
 				t.Fatalf("Match(%q) error: %v", tc.m.Subject, err)
 			}
+			// ClaimedStaff has a test of its own (TestMatchClaimedStaff).
+			got.ClaimedStaff = tc.want.ClaimedStaff
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Match(%q) = %+v, want %+v", tc.m.Subject, got, tc.want)
 			}
@@ -830,6 +832,7 @@ func TestMatchLookupErrors(t *testing.T) {
 	lk.errs = map[string]error{"contact:yossi@acme.com": fmt.Errorf("index: %w", store.ErrNotFound)}
 	got, err := Match(baseConfig(), lk, &m, bcc)
 	want := logged(ids(acme, beta), ids(sarah), store.Outbound)
+	want.ClaimedStaff = "sarah@ourco.com"
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("Match(%q) with a wrapped not-found = %+v, %v, want %+v", m.Subject, got, err, want)
 	}
@@ -853,6 +856,40 @@ func TestMatchLooksUpEachAddressOnce(t *testing.T) {
 	for key, n := range lk.calls {
 		if n != 1 {
 			t.Errorf("Match(%q) looked up %s %d times, want once", m.Subject, key, n)
+		}
+	}
+}
+
+// stringCase is a message, its delivery and an expected string.
+type stringCase struct {
+	name string
+	m    Message
+	d    Delivery
+	want string
+}
+
+// TestMatchClaimedStaff: a From naming staff is only a claim unless a
+// per-user secret address vouches for the message.
+func TestMatchClaimedStaff(t *testing.T) {
+	t.Parallel()
+	tests := []stringCase{
+		{"staff sender via the system address", Message{From: as("Sarah@OurCo.com"), To: as("yossi@acme.com")}, bcc, "sarah@ourco.com"},
+		{"internal-domain sender", Message{From: as("office@ourco.com"), To: as("yossi@acme.com"), Cc: as("sarah@ourco.com")}, bcc, "office@ourco.com"},
+		{"staff sender through their own token", Message{From: as("sarah@ourco.com"), To: as("yossi@acme.com")}, smtpTo("log+sarahtok@ourco.com"), ""},
+		{"alias through a token", Message{From: as("sarah.private@gmail.com"), To: as("yossi@acme.com")}, smtpTo("log+sarahtok@ourco.com"), ""},
+		{"contact writing to staff", Message{From: as("yossi@acme.com"), To: as("sarah@ourco.com")}, bcc, ""},
+		{"stranger", Message{From: as("who@example.org"), To: as("sarah@ourco.com")}, bcc, ""},
+		{"staff forwarding", Message{Subject: "Fwd: x", From: as("sarah@ourco.com"), To: as(sys),
+			Forwarded: &Message{From: as("yossi@acme.com"), To: as("sarah@ourco.com")}}, bcc, "sarah@ourco.com"},
+	}
+	for _, tc := range tests {
+		m := tc.m
+		got, err := Match(baseConfig(), newWorld(), &m, tc.d)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got.ClaimedStaff != tc.want {
+			t.Errorf("%s: ClaimedStaff = %q, want %q (decision %+v)", tc.name, got.ClaimedStaff, tc.want, got)
 		}
 	}
 }
@@ -930,12 +967,7 @@ func TestUserToken(t *testing.T) {
 
 func TestNoiseReason(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		m    Message
-		d    Delivery
-		want string
-	}{
+	tests := []stringCase{
 		{"clean", Message{Subject: "Hello"}, bcc, ""},
 		{"auto-submitted upper case", Message{AutoSubmitted: " Auto-Replied "}, bcc, ReasonAutoReply},
 		{"precedence upper case", Message{Precedence: "BULK"}, bcc, ReasonList},

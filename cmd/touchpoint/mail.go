@@ -21,8 +21,13 @@ import (
 
 // newPipeline wires the ingest pipeline from the configuration.
 func newPipeline(cfg *config.Config, st *store.Store, log *slog.Logger) *ingest.Pipeline {
+	var verify *ingest.DKIMVerifier
+	if cfg.SMTP.VerifyStaffDKIM {
+		verify = &ingest.DKIMVerifier{}
+	}
 	return &ingest.Pipeline{
-		Store: st,
+		VerifyStaff: verify,
+		Store:       st,
 		Matcher: matcher.Config{
 			SystemAddress:   strings.ToLower(cfg.SystemAddress),
 			InternalDomains: cfg.InternalDomains,
