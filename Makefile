@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/touchpoint
 
-.PHONY: build run test test-short lint fuzz fuzz-short bench deps clean
+.PHONY: build run test test-short lint fuzz fuzz-short soak bench deps clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/touchpoint
@@ -21,6 +21,12 @@ deps:
 test: deps lint
 	$(GO) test -race -shuffle=on -count=1 -timeout 15m ./...
 	@$(MAKE) --no-print-directory fuzz-short
+
+## soak: the slow reliability tests, bigger: 100 kill -9 rounds, a flood of
+## 4,000 connections with the legitimate rate measured, the full disk
+soak: deps
+	TOUCHPOINT_SOAK=1 TOUCHPOINT_CRASH_ROUNDS=100 $(GO) test -count=1 -timeout 60m -v \
+		-run 'TestSMTPFlood|TestCrash|TestDiskFull' ./ingest ./tests
 
 test-short:
 	$(GO) test -short -count=1 ./...

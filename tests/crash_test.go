@@ -26,11 +26,11 @@ import (
 const crashClients = 8
 
 // crashRounds is how many kill/restart rounds TestCrashAcknowledgedMail
-// runs: 3, or TOUCHPOINT_CRASH_ROUNDS.
+// runs: 20 (issue 8), or TOUCHPOINT_CRASH_ROUNDS.
 func crashRounds(t *testing.T) int {
 	v := os.Getenv("TOUCHPOINT_CRASH_ROUNDS")
 	if v == "" {
-		return 3
+		return 20
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
