@@ -45,6 +45,14 @@ type authzCase struct {
 	want [nCallers]int
 }
 
+// request makes the case's path and body (and the records they need).
+func (tc authzCase) request(f *authzFixture) (path, body string) {
+	if tc.body != nil {
+		return tc.path(f), tc.body(f)
+	}
+	return tc.path(f), ""
+}
+
 // Expectation builders.
 func everyone(code int) [nCallers]int {
 	return [nCallers]int{code, code, code, code, code, code}
@@ -430,11 +438,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 		}
 		method, _, _ := strings.Cut(r, " ")
 		for caller := range nCallers {
-			path := tc.path(f)
-			body := ""
-			if tc.body != nil {
-				body = tc.body(f)
-			}
+			path, body := tc.request(f)
 			got, resp := f.do(caller, method, path, body, f.csrfToken)
 			if got != tc.want[caller] {
 				t.Errorf("%s %s as %s = %s, want %s\n%s", method, path, callerNames[caller], statusName(got), statusName(tc.want[caller]), clip(resp))
