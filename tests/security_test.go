@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -295,5 +297,66 @@ func TestSecretsNeverLogged(t *testing.T) {
 		if strings.Contains(logs, s) {
 			t.Errorf("the daemon's log holds the secret %q", s)
 		}
+	}
+}
+
+// TestEraseThroughTheDaemon erases a contact with logged and unmatched
+// mail through the API of the real daemon; the database check stays clean
+// and the audit log tells who did it.
+func TestEraseThroughTheDaemon(t *testing.T) {
+	t.Parallel()
+	in := newInstall(t, adminPassword)
+	d := in.start(t)
+	admin := d.as(t, in.token(t, "--name", "dpo", "--role", "admin", "--user", adminEmail))
+	staff := d.as(t, in.token(t, "--name", "staff", "--role", "staff"))
+	david := admin.createContact(map[string]any{"name": "David Levi", "emails": []string{"david@example.org"}})
+	rachel := admin.createContact(map[string]any{"name": "Rachel Green"})
+	alone := admin.createInteraction(map[string]any{"contact_ids": []uint64{david.ID}, "type": "Call"})
+	shared := admin.createInteraction(map[string]any{"contact_ids": []uint64{david.ID, rachel.ID}, "type": "Meeting"})
+	// Mail from David with no staff member on it waits as unmatched.
+	var posted struct {
+		Status      string `json:"status"`
+		UnmatchedID uint64 `json:"unmatched_id"`
+	}
+	r := admin.raw("POST", "/api/v1/messages", "message/rfc822",
+		[]byte("From: David <david@example.org>\r\nTo: log@localhost\r\nSubject: hello\r\nMessage-ID: <erase-1@example.org>\r\n\r\nHi\r\n"))
+	if r.status != http.StatusAccepted || json.Unmarshal(r.body, &posted) != nil || posted.Status != "unmatched" {
+		t.Fatalf("POST /messages = %d %s, want 202 unmatched", r.status, r.body)
+	}
+
+	path := fmt.Sprintf("/api/v1/contacts/%d/erase", david.ID)
+	staff.wantError("erase as staff", staff.do("POST", path, nil), http.StatusForbidden, "")
+	var entry struct {
+		ID          uint64         `json:"id"`
+		Action      string         `json:"action"`
+		ActorName   string         `json:"actor_name"`
+		ContactID   uint64         `json:"contact_id"`
+		ContactName string         `json:"contact_name"`
+		Counts      map[string]int `json:"counts"`
+	}
+	admin.call("POST", path, nil, http.StatusOK, &entry)
+	if entry.Action != "contact.erase" || entry.ContactID != david.ID || entry.ContactName != "David Levi" ||
+		entry.Counts["interactions_deleted"] != 1 || entry.Counts["interactions_detached"] != 1 || entry.Counts["unmatched_deleted"] != 1 {
+		t.Errorf("erase answer = %+v", entry)
+	}
+	admin.wantError("erased contact", admin.do("GET", fmt.Sprintf("/api/v1/contacts/%d", david.ID), nil), http.StatusNotFound, "")
+	admin.wantError("interaction on it alone", admin.do("GET", fmt.Sprintf("/api/v1/interactions/%d", alone.ID), nil), http.StatusNotFound, "")
+	admin.wantError("its unmatched mail", admin.do("GET", fmt.Sprintf("/api/v1/unmatched/%d", posted.UnmatchedID), nil), http.StatusNotFound, "")
+	var sh interaction
+	admin.call("GET", fmt.Sprintf("/api/v1/interactions/%d", shared.ID), nil, http.StatusOK, &sh)
+	if len(sh.ContactIDs) != 1 || sh.ContactIDs[0] != rachel.ID {
+		t.Errorf("shared interaction = %+v, want it on Rachel alone", sh)
+	}
+	var log page[struct {
+		ID        uint64 `json:"id"`
+		ActorName string `json:"actor_name"`
+	}]
+	admin.call("GET", "/api/v1/audit", nil, http.StatusOK, &log)
+	if len(log.Items) != 1 || log.Items[0].ID != entry.ID || log.Items[0].ActorName == "" {
+		t.Errorf("GET /audit = %+v", log)
+	}
+	staff.wantError("audit as staff", staff.do("GET", "/api/v1/audit", nil), http.StatusForbidden, "")
+	if r := in.run(t, "", nil, "check"); r.code != 0 {
+		t.Errorf("touchpoint check after erase: %s", r)
 	}
 }
