@@ -45,6 +45,9 @@ var (
 
 	// Web sign-in.
 	bSessions = []byte("sessions") // sha256(session id) → session
+
+	// Audit log of irreversible admin acts (erasure).
+	bAudit = []byte("audit") // id → audit entry
 )
 
 var allBuckets = [][]byte{
@@ -55,4 +58,5 @@ var allBuckets = [][]byte{
 	bRaw, bUnmatched, ixDedupe, ixUnmatched, ixUnmatchedAddr, bMailboxes,
 	bSessions,
 	bCampaigns, ixCampaignExt, ixCampaignRcpt, ixCampaignContact,
+	bAudit,
 }

@@ -391,41 +391,8 @@ func (s *Store) CampaignByExternalID(ext string) (*Campaign, error) {
 
 // Campaigns lists campaigns newest first (by when they were first
 // reported). cursor is the next_cursor of the previous page.
-func (s *Store) Campaigns(limit int, cursorStr string) ([]*Campaign, string, error) {
-	limit = clampLimit(limit)
-	var before ID
-	if cursorStr != "" {
-		id, err := ParseID(cursorStr)
-		if err != nil {
-			return nil, "", ErrBadCursor
-		}
-		before = id
-	}
-	var out []*Campaign
-	next := ""
-	err := s.view(func(tx *bolt.Tx) error {
-		cur := tx.Bucket(bCampaigns).Cursor()
-		var k, v []byte
-		if before == 0 {
-			k, v = cur.Last()
-		} else {
-			cur.Seek(before.key())
-			k, v = cur.Prev()
-		}
-		for ; k != nil; k, v = cur.Prev() {
-			if len(out) == limit {
-				next = out[len(out)-1].ID.String()
-				return nil
-			}
-			c, err := decodeCampaign(keyID(k), v)
-			if err != nil {
-				return err
-			}
-			out = append(out, c)
-		}
-		return nil
-	})
-	return out, next, err
+func (s *Store) Campaigns(limit int, cursor string) ([]*Campaign, string, error) {
+	return newestFirst(s, bCampaigns, limit, cursor, decodeCampaign)
 }
 
 // CampaignRecipient is one recorded recipient: the contact and interaction

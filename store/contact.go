@@ -247,40 +247,62 @@ func (s *Store) DeleteContact(ctx context.Context, id ID) error {
 		if err != nil {
 			return err
 		}
-		// Collect first: a bbolt cursor must not see its bucket change.
-		var iids []ID
-		p := id.key()
-		cur := tx.Bucket(ixContactTime).Cursor()
-		for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = cur.Next() {
-			iids = append(iids, keyID(k[16:]))
-		}
-		for _, iid := range iids {
-			if err := detachInteraction(tx, iid, id, now); err != nil {
-				return err
-			}
-		}
-		var members []ID
-		cur = tx.Bucket(ixOrgMember).Cursor()
-		for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = cur.Next() {
-			members = append(members, keyID(k[8:]))
-		}
-		for _, m := range members {
-			mc, err := getContact(tx, m)
-			if err != nil {
-				return err
-			}
-			old := *mc
-			mc.OrganizationID = 0
-			mc.UpdatedAt = now
-			if err := putContact(tx, mc, &old); err != nil {
-				return err
-			}
-		}
-		if err := deleteIndex(tx, contactIndex(c)); err != nil {
-			return err
-		}
-		return tx.Bucket(bContacts).Delete(id.key())
+		_, err = removeContact(tx, c, now)
+		return err
 	})
+}
+
+// contactRemoval says what removeContact did.
+type contactRemoval struct {
+	deleted  []*Interaction // the interactions that were on the contact alone
+	detached int            // shared interactions that lost the contact
+	members  int            // members that lost their organisation
+}
+
+// removeContact deletes c, its index entries and the interactions on it
+// alone, detaches it from shared ones and unlinks its members.
+func removeContact(tx *bolt.Tx, c *Contact, now time.Time) (contactRemoval, error) {
+	var r contactRemoval
+	// Collect first: a bbolt cursor must not see its bucket change.
+	var iids []ID
+	p := c.ID.key()
+	cur := tx.Bucket(ixContactTime).Cursor()
+	for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = cur.Next() {
+		iids = append(iids, keyID(k[16:]))
+	}
+	for _, iid := range iids {
+		gone, err := detachInteraction(tx, iid, c.ID, now)
+		if err != nil {
+			return r, err
+		}
+		if gone != nil {
+			r.deleted = append(r.deleted, gone)
+		} else {
+			r.detached++
+		}
+	}
+	var members []ID
+	cur = tx.Bucket(ixOrgMember).Cursor()
+	for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = cur.Next() {
+		members = append(members, keyID(k[8:]))
+	}
+	for _, m := range members {
+		mc, err := getContact(tx, m)
+		if err != nil {
+			return r, err
+		}
+		old := *mc
+		mc.OrganizationID = 0
+		mc.UpdatedAt = now
+		if err := putContact(tx, mc, &old); err != nil {
+			return r, err
+		}
+	}
+	r.members = len(members)
+	if err := deleteIndex(tx, contactIndex(c)); err != nil {
+		return r, err
+	}
+	return r, tx.Bucket(bContacts).Delete(c.ID.key())
 }
 
 // GetContact returns one contact.

@@ -312,19 +312,20 @@ func deleteInteraction(tx *bolt.Tx, ia *Interaction) error {
 }
 
 // detachInteraction removes contact from an interaction, deleting the
-// interaction when it was the only one.
-func detachInteraction(tx *bolt.Tx, iid, contact ID, now time.Time) error {
+// interaction when it was the only one; it returns the deleted one, or nil
+// when the interaction stays on its other contacts.
+func detachInteraction(tx *bolt.Tx, iid, contact ID, now time.Time) (*Interaction, error) {
 	ia, err := getInteraction(tx, iid)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(ia.ContactIDs) == 1 {
-		return deleteInteraction(tx, ia)
+		return ia, deleteInteraction(tx, ia)
 	}
 	old := *ia
 	ia.ContactIDs = slices.DeleteFunc(slices.Clone(ia.ContactIDs), func(c ID) bool { return c == contact })
 	ia.UpdatedAt = now
-	return putInteraction(tx, ia, &old)
+	return nil, putInteraction(tx, ia, &old)
 }
 
 // CreateInteraction validates ia, assigns id and timestamps and stores it.

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // ID identifies every record. IDs are time-ordered: milliseconds since
@@ -116,4 +118,50 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 	}
 	*id = ID(v)
 	return nil
+}
+
+// newestFirst pages through a bucket keyed by id from the newest record
+// back; cursor is the id of the last record of the previous page. A bucket
+// missing from a read-only file from an older version lists nothing.
+func newestFirst[T any](s *Store, bucket []byte, limit int, cursor string, decode func(ID, []byte) (T, error)) ([]T, string, error) {
+	limit = clampLimit(limit)
+	var before ID
+	if cursor != "" {
+		id, err := ParseID(cursor)
+		if err != nil {
+			return nil, "", ErrBadCursor
+		}
+		before = id
+	}
+	out := []T{}
+	next := ""
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if b == nil {
+			return nil
+		}
+		cur := b.Cursor()
+		var k, v []byte
+		if before == 0 {
+			k, v = cur.Last()
+		} else {
+			cur.Seek(before.key())
+			k, v = cur.Prev()
+		}
+		var last ID
+		for ; k != nil; k, v = cur.Prev() {
+			if len(out) == limit {
+				next = last.String()
+				return nil
+			}
+			item, err := decode(keyID(k), v)
+			if err != nil {
+				return err
+			}
+			out = append(out, item)
+			last = keyID(k)
+		}
+		return nil
+	})
+	return out, next, err
 }

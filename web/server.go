@@ -128,6 +128,7 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/contacts/:id", getByID(s, s.store.GetContact))
 	api.PATCH("/contacts/:id", s.updateContact)
 	api.DELETE("/contacts/:id", requireAdmin, s.deleteContact)
+	api.POST("/contacts/:id/erase", requireAdmin, s.eraseContact)
 	api.GET("/contacts/:id/interactions", s.contactTimeline)
 
 	api.GET("/interactions", s.listInteractions)
@@ -146,6 +147,7 @@ func (s *Server) routes() *gin.Engine {
 	admin.POST("/unmatched/:id/assign", s.assignUnmatched)
 	admin.POST("/unmatched/:id/discard", s.discardUnmatched)
 	admin.GET("/mailboxes", s.listMailboxes)
+	admin.GET("/audit", s.listAudit)
 
 	api.GET("/vocabulary", s.vocabulary)
 	api.POST("/vocabulary/:kind", s.addVocabulary)

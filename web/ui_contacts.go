@@ -241,6 +241,12 @@ type contactDeletePage struct {
 }
 
 func (s *Server) contactDeleteConfirm(c *gin.Context) {
+	s.contactConfirm(c, "contact_delete", "Delete")
+}
+
+// contactConfirm shows the page (tmpl) that asks before a contact is
+// deleted or erased, with how many interactions are on it.
+func (s *Server) contactConfirm(c *gin.Context, tmpl, verb string) {
 	id, ok := s.uiID(c)
 	if !ok {
 		return
@@ -255,7 +261,7 @@ func (s *Server) contactDeleteConfirm(c *gin.Context) {
 		s.uiFail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "contact_delete", &contactDeletePage{view: view{Title: "Delete " + ct.Name, Nav: "contacts"},
+	s.render(c, http.StatusOK, tmpl, &contactDeletePage{view: view{Title: verb + " " + ct.Name, Nav: "contacts"},
 		Contact: ct, Count: len(items), More: next != ""})
 }
 

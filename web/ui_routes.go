@@ -54,6 +54,8 @@ func (s *Server) uiRoutes(r *gin.Engine) {
 	ui.POST("/contacts/:id", s.contactUpdate)
 	ui.GET("/contacts/:id/delete", s.uiAdmin, s.contactDeleteConfirm)
 	ui.POST("/contacts/:id/delete", s.uiAdmin, s.contactDelete)
+	ui.GET("/contacts/:id/erase", s.uiAdmin, s.contactEraseConfirm)
+	ui.POST("/contacts/:id/erase", s.uiAdmin, s.contactErase)
 
 	ui.GET("/interactions", s.globalView)
 	ui.GET("/interactions/export.csv", s.globalExport)
@@ -90,6 +92,7 @@ func (s *Server) uiRoutes(r *gin.Engine) {
 	adm.POST("/admin/tokens", s.adminTokenCreate)
 	adm.POST("/admin/tokens/:id/revoke", s.adminTokenRevoke)
 	adm.GET("/admin/mailboxes", s.adminMailboxes)
+	adm.GET("/admin/audit", s.adminAudit)
 }
 
 // noRoute answers unknown paths: a page for a browser outside /api, JSON
