@@ -69,6 +69,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 
 	reg := prometheus.NewRegistry()
 	mm := newMailMetrics(reg)
+	// One free-space probe for the SMTP listener, /healthz and /metrics.
+	disk := &ingest.DiskSpace{Dir: cfg.DataDir}
 	pipe := newPipeline(cfg, st, log.With("component", "ingest"))
 	pipe.Observe = mm.observe
 	// The IMAP pollers start now and stop before the scheduler and the
@@ -82,6 +84,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		Store: st, Logger: log.With("component", "web"), Version: version,
 		SystemAddress: cfg.SystemAddress, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Registry: reg,
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, Ingester: pipe, Matcher: &pipe.Matcher, Mailboxes: imapPollers,
+		HealthChecks: []web.HealthCheck{diskHealth(cfg, disk)},
 	})
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
@@ -98,6 +101,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	var smtpLn net.Listener
 	if cfg.SMTPEnabled() {
 		sc, err := smtpConfig(cfg)
+		sc.Disk = disk
 		if err != nil {
 			httpLn.Close()
 			ctlLn.Close()
@@ -114,6 +118,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		smtpSrv = ingest.NewSMTPServer(sc, pipe, log.With("component", "smtp"))
 		smtpSrv.OnConn = func(ev string) { mm.conns.WithLabelValues(ev).Inc() }
 	}
+	registerDaemonGauges(reg, cfg, disk, smtpSrv)
 	smtpAddr := "off"
 	if smtpLn != nil {
 		smtpAddr = smtpLn.Addr().String()
