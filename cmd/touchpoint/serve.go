@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -20,7 +21,7 @@ import (
 	"touchpoint/web"
 )
 
-func (c *cli) serve(ctx context.Context, args []string) error {
+func (c *cli) serve(ctx context.Context, args []string) (retErr error) {
 	fs, path := c.flags("serve")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -52,10 +53,16 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer func() {
-		if err := st.Close(); err != nil {
+		err := st.Close()
+		if err != nil {
 			log.Error("close database", "err", err)
 		}
-		log.Info("stopped")
+		// The last line: operators and tests look for it.
+		if err != nil || retErr != nil {
+			log.Error("stopped with errors", "err", cmp.Or(retErr, err))
+			return
+		}
+		log.Info("stopped cleanly")
 	}()
 	if err := c.ensureAdmin(ctx, cfg, st, log); err != nil {
 		return err
@@ -79,7 +86,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer imapPollers.stop()
+	defer imapPollers.stop(cfg.HTTP.ShutdownTimeout.Std())
 	srv := web.New(web.Options{
 		Store: st, Logger: log.With("component", "web"), Version: version,
 		SystemAddress: cfg.SystemAddress, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Registry: reg,
@@ -126,9 +133,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	log.Info("touchpoint started", "version", version, "http", httpLn.Addr().String(), "smtp", smtpAddr,
 		"imap_mailboxes", len(cfg.IMAP.Mailboxes), "data", cfg.DBPath(), "system_address", cfg.SystemAddress)
 
-	// Ordered shutdown: when ctx ends (SIGTERM, SIGINT) both servers stop
-	// accepting and finish what is in flight; then (defers) the IMAP
-	// pollers stop, the scheduler stops, and the store closes last.
+	// Ordered shutdown: when ctx ends (SIGTERM, SIGINT) the servers stop
+	// accepting and finish what is in flight within http.shutdown_timeout
+	// (the SMTP listener refuses new transactions and closes idle
+	// sessions); then (defers) the IMAP pollers stop, the scheduler stops,
+	// and the store closes last.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	grace := cfg.HTTP.ShutdownTimeout.Std()
@@ -148,6 +157,10 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			errc <- serveUntil(ctx, func() error { return smtpSrv.Serve(smtpLn) }, smtpSrv.Shutdown, grace)
 		}()
 	}
+	go func() {
+		<-ctx.Done()
+		log.Info("shutting down: finishing work in flight", "deadline", grace)
+	}()
 	var first error
 	for range servers {
 		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && first == nil {
@@ -155,7 +168,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			cancel() // one server failed: stop the other too
 		}
 	}
-	log.Info("shutting down")
+	log.Info("servers stopped; stopping the IMAP pollers and the scheduler, then closing the database", "err", first)
 	return first
 }
 
