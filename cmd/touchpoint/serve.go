@@ -157,15 +157,19 @@ func (c *cli) serve(ctx context.Context, args []string) (retErr error) {
 			errc <- serveUntil(ctx, func() error { return smtpSrv.Serve(smtpLn) }, smtpSrv.Shutdown, grace)
 		}()
 	}
-	go func() {
-		<-ctx.Done()
-		log.Info("shutting down: finishing work in flight", "deadline", grace)
-	}()
 	var first error
-	for range servers {
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && first == nil {
-			first = err
-			cancel() // one server failed: stop the other too
+	stopping := ctx.Done()
+	for done := 0; done < servers; {
+		select {
+		case <-stopping:
+			log.Info("shutting down: finishing work in flight", "deadline", grace)
+			stopping = nil
+		case err := <-errc:
+			done++
+			if err != nil && !errors.Is(err, http.ErrServerClosed) && first == nil {
+				first = err
+				cancel() // one server failed: stop the others too
+			}
 		}
 	}
 	log.Info("servers stopped; stopping the IMAP pollers and the scheduler, then closing the database", "err", first)
