@@ -3,6 +3,9 @@
 #   docker run -p 8080:8080 -p 2525:2525 -v touchpoint-data:/data touchpoint
 # Admin commands reach the running daemon through its control socket:
 #   docker exec CONTAINER touchpoint token create --name ci --role admin
+# docker stop waits 10 s before SIGKILL; the daemon may take up to
+# http.shutdown_timeout (30 s) to finish work in flight: run it with
+# --stop-timeout 45 (or docker stop -t 45). See docs/OPERATIONS.md.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -21,5 +24,6 @@ ENV TOUCHPOINT_DATA_DIR=/data \
 VOLUME ["/data"]
 EXPOSE 8080 2525
 USER 65532:65532
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/touchpoint"]
 CMD ["serve"]

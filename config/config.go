@@ -61,6 +61,7 @@ type Config struct {
 	SMTP   SMTPConfig   `toml:"smtp"`
 	Admin  AdminConfig  `toml:"admin"`
 	Backup BackupConfig `toml:"backup"`
+	Health HealthConfig `toml:"health"`
 	IMAP   IMAPConfig   `toml:"imap"`
 }
 
@@ -124,6 +125,14 @@ type BackupConfig struct {
 	Keep int `toml:"keep"`
 }
 
+// HealthConfig is the [health] table: when /healthz reports "degraded".
+type HealthConfig struct {
+	// MinFreeBytes is the free space in data_dir under which the service
+	// is degraded. It is never less than the point where the SMTP listener
+	// refuses mail (1.5 × smtp.max_message_bytes).
+	MinFreeBytes int64 `toml:"min_free_bytes"`
+}
+
 // IMAPConfig is the [imap] table. Mailboxes come only from the file
 // ([[imap.mailbox]]); they cannot be set from the environment.
 type IMAPConfig struct {
@@ -182,6 +191,9 @@ func Defaults() *Config {
 		},
 		Backup: BackupConfig{
 			Keep: 7,
+		},
+		Health: HealthConfig{
+			MinFreeBytes: 256 << 20,
 		},
 	}
 }

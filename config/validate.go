@@ -62,6 +62,10 @@ func (c *Config) Validate() error {
 		p.add("backup.keep", "must be >= 1, got %d", c.Backup.Keep)
 	}
 
+	if c.Health.MinFreeBytes < 0 {
+		p.add("health.min_free_bytes", "must be >= 0, got %d", c.Health.MinFreeBytes)
+	}
+
 	names := make(map[string]int, len(c.IMAP.Mailboxes))
 	for i, m := range c.IMAP.Mailboxes {
 		key := fmt.Sprintf("imap.mailbox[%d]", i)

@@ -98,6 +98,8 @@ func TestValidate(t *testing.T) {
 		{name: "backup schedule blank", mutate: func(c *Config) { c.Backup.Schedule, c.Backup.Dir = "  ", "/backups" }, wantKey: "backup.schedule"},
 		{name: "backup dir missing", mutate: func(c *Config) { c.Backup.Schedule = "@daily" }, wantKey: "backup.dir"},
 		{name: "backup keep", mutate: func(c *Config) { c.Backup.Keep = 0 }, wantKey: "backup.keep"},
+		{name: "health min free zero", mutate: func(c *Config) { c.Health.MinFreeBytes = 0 }},
+		{name: "health min free negative", mutate: func(c *Config) { c.Health.MinFreeBytes = -1 }, wantKey: "health.min_free_bytes"},
 		{name: "mailbox error is prefixed", mutate: func(c *Config) {
 			m := validMailbox()
 			m.Host = ""

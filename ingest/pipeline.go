@@ -27,7 +27,8 @@ type Pipeline struct {
 	// aligned with the From domain; other such mail is queued unverified.
 	VerifyStaff *DKIMVerifier
 	// Observe, when set, is told the outcome and duration of every message
-	// (for metrics).
+	// (for metrics): its store.IngestResult status, or StatusFailed when
+	// it was not stored.
 	Observe func(source, status string, d time.Duration)
 }
 
@@ -45,18 +46,28 @@ func (p *Pipeline) Ingest(ctx context.Context, raw []byte, d matcher.Delivery) (
 	}
 	in, err := p.Prepare(raw, d)
 	if err != nil {
+		p.observe(d.Source, StatusFailed, start)
 		return store.IngestResult{}, err
 	}
 	res, err := p.Store.Ingest(ctx, in)
 	if err != nil {
+		p.observe(d.Source, StatusFailed, start)
 		return res, fmt.Errorf("store message: %w", err)
 	}
-	if p.Observe != nil {
-		p.Observe(d.Source, res.Status, time.Since(start))
-	}
+	p.observe(d.Source, res.Status, start)
 	p.logger().Debug("message ingested", "source", d.Source, "status", res.Status, "reason", in.Reason,
 		"msgid", in.Interaction.Email.MessageID, "interaction", res.InteractionID, "unmatched", res.UnmatchedID)
 	return res, nil
+}
+
+// StatusFailed is the outcome Observe hears for a message that could not be
+// stored (the transport answered a temporary failure).
+const StatusFailed = "failed"
+
+func (p *Pipeline) observe(source, status string, start time.Time) {
+	if p.Observe != nil {
+		p.Observe(source, status, time.Since(start))
+	}
 }
 
 func (p *Pipeline) logger() *slog.Logger {

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -12,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -33,8 +33,10 @@ type SMTPConfig struct {
 	MaxConnections   int
 	MaxConnectionsIP int
 	TLS              *tls.Config // STARTTLS when set
-	// DataDir is checked for free space at MAIL FROM.
+	// DataDir is checked for free space at MAIL FROM (through Disk when
+	// set, so that /healthz shares the answer).
 	DataDir string
+	Disk    *DiskSpace
 }
 
 // SMTPServer receives mail for the system address and its per-user
@@ -44,18 +46,26 @@ type SMTPServer struct {
 	pipeline *Pipeline
 	log      *slog.Logger
 	srv      *smtp.Server
-	ids      atomic.Uint64
-	disk     diskCheck
+	disk     *DiskSpace // nil: no disk check
 	// Connected counts open sessions (for metrics).
 	Connected atomic.Int64
 	// OnConn, when set, is told of every accepted ("accepted") or refused
 	// ("refused") connection, for metrics.
 	OnConn func(event string)
+
+	// mu guards sessions, each session's busy flag and draining (set by
+	// Shutdown: no new transaction starts).
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	draining bool
 }
 
 // NewSMTPServer builds the listener's server; call Serve with a listener.
 func NewSMTPServer(cfg SMTPConfig, p *Pipeline, log *slog.Logger) *SMTPServer {
-	s := &SMTPServer{cfg: cfg, pipeline: p, log: log}
+	s := &SMTPServer{cfg: cfg, pipeline: p, log: log, disk: cfg.Disk, sessions: map[*session]struct{}{}}
+	if s.disk == nil && cfg.DataDir != "" {
+		s.disk = &DiskSpace{Dir: cfg.DataDir}
+	}
 	srv := smtp.NewServer(s)
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
@@ -77,7 +87,18 @@ func (s *SMTPServer) Serve(ln net.Listener) error {
 
 // Shutdown stops accepting and waits for sessions in flight (a message in
 // DATA finishes and gets its answer) until ctx ends, then closes the rest.
+// Sessions between transactions are closed at once, and a session whose
+// transaction ends is closed after its answer: an idle client cannot hold
+// the shutdown up.
 func (s *SMTPServer) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	for ss := range s.sessions {
+		if !ss.busy {
+			ss.conn.Conn().Close()
+		}
+	}
+	s.mu.Unlock()
 	err := s.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		s.srv.Close()
@@ -90,8 +111,16 @@ func (s *SMTPServer) Shutdown(ctx context.Context) error {
 
 // NewSession implements smtp.Backend.
 func (s *SMTPServer) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	id := s.ids.Add(1)
-	sess := &session{s: s, conn: c, log: s.log.With("cid", id, "remote", c.Conn().RemoteAddr().String())}
+	// A short random id on every line about the session, so one
+	// session's lines can be picked out of a busy log.
+	sess := &session{s: s, conn: c, log: s.log.With("conn", strings.ToLower(rand.Text()[:8]), "remote", c.Conn().RemoteAddr().String())}
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		return nil, errShuttingDown
+	}
+	s.sessions[sess] = struct{}{}
+	s.mu.Unlock()
 	if s.cfg.SessionTimeout > 0 {
 		// An absolute deadline: a client trickling bytes or NOOPs cannot
 		// hold a connection forever.
@@ -109,6 +138,7 @@ type session struct {
 	conn  *smtp.Conn
 	log   *slog.Logger
 	timer *time.Timer
+	busy  bool // in a transaction (from MAIL FROM to its end); guarded by s.mu
 
 	from     string
 	nullFrom bool
@@ -120,13 +150,27 @@ type session struct {
 }
 
 var (
-	errNoSuchUser = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
-	errTempFail   = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure, please try again later"}
-	errDiskFull   = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage, please try again later"}
-	errTooMany    = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients"}
+	errNoSuchUser   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
+	errTempFail     = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure, please try again later"}
+	errDiskFull     = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage, please try again later"}
+	errTooMany      = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients"}
+	errShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down, try again later"}
 )
 
 func (ss *session) Reset() {
+	ss.clear()
+	ss.s.mu.Lock()
+	ss.busy = false
+	if ss.s.draining {
+		// Shutting down: the transaction's answer is written (go-smtp
+		// resets after it); take no other.
+		ss.conn.Conn().Close()
+	}
+	ss.s.mu.Unlock()
+}
+
+// clear forgets the transaction and ends its announced write.
+func (ss *session) clear() {
 	ss.from, ss.nullFrom, ss.rcpts = "", false, nil
 	if ss.release != nil {
 		ss.release()
@@ -139,18 +183,29 @@ func (ss *session) Logout() error {
 	if ss.timer != nil {
 		ss.timer.Stop()
 	}
+	ss.s.mu.Lock()
+	delete(ss.s.sessions, ss)
+	ss.s.mu.Unlock()
 	ss.s.Connected.Add(-1)
+	ss.log.Debug("smtp session closed")
 	return nil
 }
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
-	if ss.s.cfg.DataDir != "" && ss.s.cfg.MaxMessageBytes > 0 {
-		if free, err := ss.s.disk.free(ss.s.cfg.DataDir); err == nil && free < uint64(ss.s.cfg.MaxMessageBytes)*3/2 {
+	if ss.s.disk != nil && ss.s.cfg.MaxMessageBytes > 0 {
+		if free, err := ss.s.disk.Free(); err == nil && free < MinFreeBytes(ss.s.cfg.MaxMessageBytes) {
 			ss.log.Warn("refusing mail: disk almost full", "free", free)
 			return errDiskFull
 		}
 	}
-	ss.Reset()
+	ss.clear()
+	ss.s.mu.Lock()
+	draining := ss.s.draining
+	ss.busy = !draining
+	ss.s.mu.Unlock()
+	if draining {
+		return errShuttingDown
+	}
 	ss.from = strings.ToLower(from)
 	ss.nullFrom = from == ""
 	ss.ctx, ss.release = ss.s.pipeline.Store.Expect(context.Background())
@@ -214,36 +269,9 @@ func (ss *session) Data(r io.Reader) error {
 		ss.log.Error("message not stored; answering 451", "err", err)
 		return errTempFail
 	}
-	ss.log.Debug("message accepted", "status", res.Status, "bytes", buf.Len())
+	ss.log.Info("message received", "status", res.Status, "interaction", res.InteractionID, "unmatched", res.UnmatchedID,
+		"bytes", buf.Len(), "rcpts", len(ss.rcpts))
 	return nil
-}
-
-// diskCheck caches the free-space answer for a second: MAIL FROM asks on
-// every message and statfs is a syscall each time.
-type diskCheck struct {
-	mu    sync.Mutex
-	at    time.Time
-	bytes uint64
-	err   error
-}
-
-func (d *diskCheck) free(dir string) (uint64, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if time.Since(d.at) > time.Second {
-		d.bytes, d.err = freeBytes(dir)
-		d.at = time.Now()
-	}
-	return d.bytes, d.err
-}
-
-// freeBytes is the space left for an unprivileged writer in dir.
-func freeBytes(dir string) (uint64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return 0, err
-	}
-	return st.Bavail * uint64(st.Bsize), nil
 }
 
 // limitListener caps connections in total and per remote IP; a connection

@@ -488,3 +488,62 @@ func TestSMTPShutdownFinishesInFlight(t *testing.T) {
 		t.Errorf("%d interactions, want 1", n)
 	}
 }
+
+// Shutdown closes sessions between transactions at once, refuses a new
+// transaction on a session that was in one, and closes that session
+// after the answer to its message.
+func TestSMTPShutdownRefusesNewWork(t *testing.T) {
+	t.Parallel()
+	e := newSMTPEnv(t, nil)
+	idle, err := smtp.Dial(e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	if err := idle.Hello("idle.test"); err != nil {
+		t.Fatal(err)
+	}
+	busy, err := smtp.Dial(e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	if err := busy.Mail("sarah@org.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := busy.Rcpt("log@org.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	shut := make(chan error, 1)
+	go func() {
+		// A deadline far beyond what the test needs: an idle session
+		// that were not closed would make Shutdown end with its error.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		shut <- e.srv.Shutdown(ctx)
+	}()
+	// The idle session is closed: its next command fails.
+	if err := idle.Noop(); err == nil {
+		// The close may race the NOOP; a second command cannot succeed.
+		if err := idle.Mail("sarah@org.org", nil); err == nil {
+			t.Error("MAIL FROM on an idle session after shutdown began succeeded")
+		}
+	}
+	w, err := busy.Data()
+	if err != nil {
+		t.Fatalf("DATA on the session in a transaction: %v", err)
+	}
+	w.Write([]byte(bccMail))
+	if err := w.Close(); err != nil {
+		t.Fatalf("message in flight at shutdown = %v, want 250", err)
+	}
+	if err := busy.Mail("sarah@org.org", nil); err == nil {
+		t.Error("a second transaction after shutdown began was accepted")
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown = %v, want nil (no session left to wait for)", err)
+	}
+	if n, _ := e.s.CountInteractions(); n != 1 {
+		t.Errorf("%d interactions, want 1", n)
+	}
+}

@@ -188,23 +188,16 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 // BackupFile writes a consistent copy to path atomically: a temporary file in
 // the same directory, fsynced, then renamed.
 func (s *Store) BackupFile(path string) (int64, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".touchpoint-backup-*")
-	if err != nil {
-		return 0, fmt.Errorf("create backup file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	n, err := s.Backup(tmp)
+	var n int64
+	tmp, err := writeTemp(filepath.Dir(path), ".touchpoint-backup-*", func(w io.Writer) error {
+		var err error
+		n, err = s.Backup(w)
+		return err
+	})
 	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o600)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+		if err = os.Rename(tmp, path); err != nil {
+			os.Remove(tmp)
+		}
 	}
 	if err != nil {
 		return 0, fmt.Errorf("write backup %s: %w", path, err)

@@ -105,10 +105,18 @@ func crashSetup(t *testing.T, bin string) (*install, *daemon, string) {
 // with its acknowledged messages uncommitted.
 func loadAndKill(t *testing.T, d *daemon, round string) []ackedMsg {
 	t.Helper()
+	acked, _ := loadUntil(t, d, round, os.Kill)
+	return acked
+}
+
+// loadUntil is loadAndKill with any signal: after os.Kill it reaps the
+// daemon; after another it waits for the daemon to exit by itself. It also
+// returns the errors clients met after the signal.
+func loadUntil(t *testing.T, d *daemon, round string, sig os.Signal) (acked []ackedMsg, after []error) {
+	t.Helper()
 	addr := d.smtpAddr(t)
 	var (
 		mu       sync.Mutex
-		acked    []ackedMsg
 		errs     []error
 		armed    atomic.Bool
 		killed   atomic.Bool
@@ -119,7 +127,7 @@ func loadAndKill(t *testing.T, d *daemon, round string) []ackedMsg {
 	kill := func() {
 		killOnce.Do(func() {
 			killed.Store(true)
-			d.cmd.Process.Kill()
+			d.cmd.Process.Signal(sig)
 			close(killedCh)
 		})
 	}
@@ -139,11 +147,13 @@ func loadAndKill(t *testing.T, d *daemon, round string) []ackedMsg {
 					}
 				})
 				if err != nil {
+					mu.Lock()
 					if !killed.Load() {
-						mu.Lock()
 						errs = append(errs, fmt.Errorf("client %d, message %d, before the kill: %w", cl, n, err))
-						mu.Unlock()
+					} else {
+						after = append(after, fmt.Errorf("client %d, message %d: %w", cl, n, err))
 					}
+					mu.Unlock()
 					return
 				}
 			}
@@ -160,16 +170,26 @@ func loadAndKill(t *testing.T, d *daemon, round string) []ackedMsg {
 		wg.Wait()
 		t.Fatalf("round %s: no message acknowledged for 10s after %v (errors: %v)", round, delay, errs)
 	}
-	d.kill() // reap it
+	if sig == os.Kill {
+		d.kill() // reap it
+	} else {
+		select {
+		case <-d.exited:
+		case <-time.After(30 * time.Second):
+			d.kill()
+			t.Fatalf("round %s: the daemon still ran 30s after %v", round, sig)
+		}
+		d.stopped = true
+	}
 	wg.Wait()
 	for _, err := range errs {
 		t.Errorf("round %s: %v", round, err)
 	}
-	t.Logf("round %s: SIGKILL after %v, %d messages acknowledged", round, delay.Round(time.Millisecond), len(acked))
+	t.Logf("round %s: %v after %v, %d messages acknowledged", round, sig, delay.Round(time.Millisecond), len(acked))
 	if len(acked) < crashClients {
 		t.Fatalf("round %s: only %d messages acknowledged before the kill; the load did not run", round, len(acked))
 	}
-	return acked
+	return acked, after
 }
 
 // crashCheck runs on the restarted daemon: which acknowledged messages are

@@ -49,7 +49,7 @@ func (s *Server) createUser(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.log.Info("user created", "user", u.ID, "role", u.Role, "by", who(c).Name)
+	s.logFor(c).Info("user created", "user", u.ID, "role", u.Role, "by", who(c).Name)
 	c.JSON(http.StatusCreated, u)
 }
 
@@ -73,7 +73,7 @@ func (s *Server) updateUser(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.log.Info("user updated", "user", id, "by", who(c).Name)
+	s.logFor(c).Info("user updated", "user", id, "by", who(c).Name)
 	c.JSON(http.StatusOK, u)
 }
 
@@ -108,7 +108,7 @@ func (s *Server) createToken(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.log.Info("token created", "token", t.ID, "role", t.Role, "by", who(c).Name)
+	s.logFor(c).Info("token created", "token", t.ID, "role", t.Role, "by", who(c).Name)
 	c.JSON(http.StatusCreated, createdToken{t, plain})
 }
 
@@ -121,7 +121,7 @@ func (s *Server) revokeToken(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.log.Info("token revoked", "token", id, "by", who(c).Name)
+	s.logFor(c).Info("token revoked", "token", id, "by", who(c).Name)
 	c.Status(http.StatusNoContent)
 }
 

@@ -84,6 +84,7 @@ func (s *Server) reportCampaign(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.CountCampaignSend(CampaignViaReport, res)
 	status := http.StatusOK
 	if res.Created {
 		status = http.StatusCreated
@@ -107,6 +108,7 @@ func (s *Server) addCampaignRecipients(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.CountCampaignSend(CampaignViaReport, res)
 	c.JSON(http.StatusOK, newCampaignAnswer(res))
 }
 

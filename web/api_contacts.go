@@ -136,7 +136,7 @@ func (s *Server) deleteContact(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.log.Info("contact deleted", "contact", id, "by", who(c).Name)
+	s.logFor(c).Info("contact deleted", "contact", id, "by", who(c).Name)
 	c.Status(http.StatusNoContent)
 }
 

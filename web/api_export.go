@@ -82,7 +82,7 @@ func (s *Server) writeCSV(c *gin.Context, f store.Filter) {
 	if err != nil {
 		// The status is gone already; cut the response short so the client
 		// sees a broken transfer rather than a complete-looking file.
-		s.log.Warn("csv export interrupted", "err", err, "rows", rows)
+		s.logFor(c).Warn("csv export interrupted", "err", err, "rows", rows)
 		panic(http.ErrAbortHandler)
 	}
 }

@@ -192,7 +192,7 @@ func (s *Server) assignUnmatched(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.log.Info("unmatched message assigned", "unmatched", id, "interaction", ia.ID, "also", len(also), "by", p.Name)
+	s.logFor(c).Info("unmatched message assigned", "unmatched", id, "interaction", ia.ID, "also", len(also), "by", p.Name)
 	c.JSON(http.StatusOK, gin.H{"interaction": ia, "also_resolved": nonNil(also), "contact": a.NewContact})
 }
 
@@ -243,7 +243,7 @@ func (s *Server) postMessage(c *gin.Context) {
 	}
 	res, err := s.opts.Ingester.Ingest(c.Request.Context(), raw, matcher.Delivery{Source: source})
 	if err != nil {
-		s.log.Error("message not stored", "err", err)
+		s.logFor(c).Error("message not stored", "err", err)
 		apiError(c, http.StatusServiceUnavailable, "message not stored; try again")
 		return
 	}

@@ -41,7 +41,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 	case errors.Is(err, errForbidden):
 		apiError(c, http.StatusForbidden, "forbidden: "+err.Error())
 	default:
-		s.log.Error("request failed", "err", err, "method", c.Request.Method, "path", c.FullPath())
+		s.logFor(c).Error("request failed", "err", err, "method", c.Request.Method, "path", c.FullPath())
 		apiError(c, http.StatusInternalServerError, "internal error; nothing was changed")
 	}
 }

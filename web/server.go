@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -30,6 +31,10 @@ type Options struct {
 	// Mailboxes reports the IMAP pollers for GET /api/v1/mailboxes; nil
 	// lists none.
 	Mailboxes MailboxStatuser
+	// HealthChecks are asked at every GET /healthz; any reason they give
+	// makes the status "degraded". Mailboxes whose last poll failed are
+	// reported without one.
+	HealthChecks []HealthCheck
 	// Registry receives the HTTP metrics and is served on /metrics; nil
 	// makes a fresh one.
 	Registry *prometheus.Registry
@@ -115,7 +120,7 @@ func (s *Server) routes() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
-	r.Use(s.recoverer, s.observe)
+	r.Use(s.requestID, s.recoverer, s.observe)
 	r.NoRoute(s.noRoute)
 	r.NoMethod(func(c *gin.Context) { apiError(c, http.StatusMethodNotAllowed, "method not allowed") })
 
@@ -170,6 +175,50 @@ func (s *Server) routes() *gin.Engine {
 	return r
 }
 
+// requestIDHeader carries a request's id, in and out.
+const requestIDHeader = "X-Request-Id"
+
+// ctxLogger is the gin context key of the request's logger.
+const ctxLogger = "touchpoint.log"
+
+// requestID names each request with a short random id, echoed in the
+// X-Request-Id answer header and carried by every log line about the
+// request (attribute "req"). An id set by a proxy in front is kept when
+// it is short and plain, so both logs tell the same request.
+func (s *Server) requestID(c *gin.Context) {
+	id := c.GetHeader(requestIDHeader)
+	if !plainID(id) {
+		id = strings.ToLower(rand.Text()[:12])
+	}
+	c.Header(requestIDHeader, id)
+	c.Set(ctxLogger, s.log.With("req", id))
+	c.Next()
+}
+
+// plainID accepts 1–64 letters, digits, '-', '_' or '.': nothing that
+// could forge a log line.
+func plainID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// logFor is the logger of c's request (with its id), or the server's.
+func (s *Server) logFor(c *gin.Context) *slog.Logger {
+	if c != nil {
+		if l, ok := c.Get(ctxLogger); ok {
+			return l.(*slog.Logger)
+		}
+	}
+	return s.log
+}
+
 // recoverer turns a panic in a handler into a 500 and a log line.
 func (s *Server) recoverer(c *gin.Context) {
 	defer func() {
@@ -177,7 +226,7 @@ func (s *Server) recoverer(c *gin.Context) {
 			if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(p)
 			}
-			s.log.Error("panic in handler", "panic", p, "path", c.Request.URL.Path, "stack", string(debug.Stack()))
+			s.logFor(c).Error("panic in handler", "panic", p, "path", c.Request.URL.Path, "stack", string(debug.Stack()))
 			if !c.Writer.Written() {
 				apiError(c, http.StatusInternalServerError, "internal error")
 			}
@@ -201,7 +250,7 @@ func (s *Server) observe(c *gin.Context) {
 	if c.Writer.Status() >= 500 {
 		lvl = slog.LevelWarn
 	}
-	s.log.Log(c.Request.Context(), lvl, "http", "method", c.Request.Method, "route", route, "status", c.Writer.Status(), "dur", d, "remote", c.ClientIP())
+	s.logFor(c).Log(c.Request.Context(), lvl, "http", "method", c.Request.Method, "route", route, "status", c.Writer.Status(), "dur", d, "remote", c.ClientIP())
 }
 
 // HTTPServer wraps the handler in a server with timeouts, for Serve.

@@ -63,7 +63,7 @@ func (s *Server) adminUserCreate(c *gin.Context) {
 		s.renderAdminUsers(c, http.StatusBadRequest, f, errs)
 		return
 	}
-	s.log.Info("user created", "user", u.ID, "role", u.Role, "by", who(c).Name)
+	s.logFor(c).Info("user created", "user", u.ID, "role", u.Role, "by", who(c).Name)
 	redirect(c, "/admin/users", u.Name+" can now sign in.")
 }
 
@@ -137,7 +137,7 @@ func (s *Server) adminUserUpdate(c *gin.Context) {
 			return
 		}
 	}
-	s.log.Info("user updated", "user", id, "by", who(c).Name)
+	s.logFor(c).Info("user updated", "user", id, "by", who(c).Name)
 	msg := "Changes to " + u.Name + " saved."
 	if f.Password != "" {
 		msg += " The new password works now."
@@ -288,7 +288,7 @@ func (s *Server) adminTokenCreate(c *gin.Context) {
 		s.renderAdminTokens(c, http.StatusBadRequest, page)
 		return
 	}
-	s.log.Info("token created", "token", t.ID, "role", t.Role, "by", who(c).Name)
+	s.logFor(c).Info("token created", "token", t.ID, "role", t.Role, "by", who(c).Name)
 	// The one time the secret is shown: in this answer, never stored.
 	s.renderAdminTokens(c, http.StatusCreated, &adminTokensPage{Role: store.RoleStaff, Secret: plain, Created: t})
 }
@@ -302,6 +302,6 @@ func (s *Server) adminTokenRevoke(c *gin.Context) {
 		s.uiFail(c, err)
 		return
 	}
-	s.log.Info("token revoked", "token", id, "by", who(c).Name)
+	s.logFor(c).Info("token revoked", "token", id, "by", who(c).Name)
 	redirect(c, "/admin/tokens", "The token was revoked; it stops working at once.")
 }

@@ -110,7 +110,7 @@ const csrfField = "csrf_token"
 func newCSRFGuard(key []byte, s *Server) *csrfGuard {
 	fail := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := r.Context().Value(ginKey{}).(*gin.Context)
-		s.log.Info("csrf check failed", "reason", csrf.FailureReason(r), "path", r.URL.Path)
+		s.logFor(c).Info("csrf check failed", "reason", csrf.FailureReason(r), "path", r.URL.Path)
 		if c == nil {
 			http.Error(w, "forbidden: the form expired or came from another site", http.StatusForbidden)
 			return
@@ -264,7 +264,7 @@ func (s *Server) login(c *gin.Context) {
 	if errors.Is(err, store.ErrBadCredentials) {
 		s.limiter.fail(acct)
 		s.ipLimiter.fail(ip)
-		s.log.Info("sign-in failed", "remote", c.RemoteIP())
+		s.logFor(c).Info("sign-in failed", "remote", c.RemoteIP())
 		page.Error = "Wrong email address or password."
 		s.render(c, http.StatusUnauthorized, "login", page)
 		return
@@ -285,7 +285,7 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	setSessionCookie(c, plain, int(store.SessionMaxAge/time.Second))
-	s.log.Info("signed in", "user", u.ID, "remote", c.RemoteIP())
+	s.logFor(c).Info("signed in", "user", u.ID, "remote", c.RemoteIP())
 	c.Redirect(http.StatusSeeOther, next)
 }
 

@@ -278,7 +278,7 @@ func (s *Server) contactDelete(c *gin.Context) {
 		s.uiFail(c, err)
 		return
 	}
-	s.log.Info("contact deleted", "contact", id, "by", who(c).Name)
+	s.logFor(c).Info("contact deleted", "contact", id, "by", who(c).Name)
 	redirect(c, "/contacts", ct.Name+" was deleted.")
 }
 

@@ -173,7 +173,7 @@ func (s *Server) render(c *gin.Context, status int, name string, data viewer) {
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
-		s.log.Error("render page", "page", name, "err", err)
+		s.logFor(c).Error("render page", "page", name, "err", err)
 		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error while showing this page"))
 		c.Abort()
 		return
@@ -217,7 +217,7 @@ func (s *Server) uiFail(c *gin.Context, err error) {
 	case errors.Is(err, store.ErrBadCursor):
 		s.errorPage(c, http.StatusBadRequest, "This page link is not valid any more; start again from the first page.")
 	default:
-		s.log.Error("page failed", "err", err, "method", c.Request.Method, "path", c.FullPath())
+		s.logFor(c).Error("page failed", "err", err, "method", c.Request.Method, "path", c.FullPath())
 		s.errorPage(c, http.StatusInternalServerError, "Something went wrong on the server; nothing was changed. Try again, and tell an admin if it keeps happening.")
 	}
 }

@@ -339,7 +339,7 @@ func (s *Server) unmatchedAssign(c *gin.Context) {
 		s.render(c, status, "unmatched_show", page)
 		return
 	}
-	s.log.Info("unmatched message assigned", "unmatched", u.ID, "interaction", ia.ID, "also", len(also), "by", p.Name)
+	s.logFor(c).Info("unmatched message assigned", "unmatched", u.ID, "interaction", ia.ID, "also", len(also), "by", p.Name)
 	redirect(c, "/unmatched", assignedMessage(len(ia.ContactIDs), len(also)))
 }
 
@@ -383,7 +383,7 @@ func (s *Server) unmatchedCreateContact(c *gin.Context) {
 		s.render(c, http.StatusBadRequest, "unmatched_show", page)
 		return
 	}
-	s.log.Info("unmatched message assigned to a new contact", "unmatched", u.ID, "interaction", ia.ID, "contact", ct.ID, "by", p.Name)
+	s.logFor(c).Info("unmatched message assigned to a new contact", "unmatched", u.ID, "interaction", ia.ID, "contact", ct.ID, "by", p.Name)
 	msg := ct.Name + " was added and the message logged."
 	if len(also) > 0 {
 		msg += fmt.Sprintf(" %d other pending message(s) from the address were logged too.", len(also))

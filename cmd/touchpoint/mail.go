@@ -9,9 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"touchpoint/config"
 	"touchpoint/ingest"
@@ -37,38 +34,6 @@ func newPipeline(cfg *config.Config, st *store.Store, log *slog.Logger) *ingest.
 		Limits: ingest.DefaultLimits(),
 		Log:    log,
 	}
-}
-
-// mailMetrics counts what the pipeline and the SMTP listener do.
-type mailMetrics struct {
-	messages *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	conns    *prometheus.CounterVec
-}
-
-func newMailMetrics(reg *prometheus.Registry) *mailMetrics {
-	m := &mailMetrics{
-		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "touchpoint_messages_total",
-			Help: "Messages received, by source and outcome (logged, unmatched, duplicate).",
-		}, []string{"source", "status"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "touchpoint_ingest_duration_seconds",
-			Help:    "Time from a complete message to its durable commit.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
-		}, []string{"source"}),
-		conns: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "touchpoint_smtp_connections_total",
-			Help: "SMTP connections accepted or refused (over a connection cap).",
-		}, []string{"event"}),
-	}
-	reg.MustRegister(m.messages, m.latency, m.conns)
-	return m
-}
-
-func (m *mailMetrics) observe(source, status string, d time.Duration) {
-	m.messages.WithLabelValues(source, status).Inc()
-	m.latency.WithLabelValues(source).Observe(d.Seconds())
 }
 
 // smtpConfig maps the configuration to the listener's.

@@ -93,10 +93,12 @@ func (ps *pollers) run(ctx context.Context, p *ingest.IMAPPoller) {
 	}
 }
 
-// stop stops the schedule and every poller and waits for them: a batch
-// being committed finishes (the store must still be open), a connection
-// is closed. Call it before the store closes.
-func (ps *pollers) stop() {
+// stop stops the schedule and every poller and waits for them, up to
+// grace: a batch being committed finishes (the store must still be open),
+// a connection is closed. A poller still busy after grace is left behind:
+// what it had not committed is not flagged on the server and is fetched
+// again next time. Call it before the store closes.
+func (ps *pollers) stop(grace time.Duration) {
 	if ps == nil {
 		return
 	}
@@ -109,9 +111,9 @@ func (ps *pollers) stop() {
 	}()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
-		ps.log.Warn("IMAP pollers still stopping after 10 s; waiting")
-		<-done
+	case <-time.After(grace):
+		ps.log.Warn("IMAP pollers still busy at the shutdown deadline; closing without them", "deadline", grace)
+		return
 	}
 	if len(ps.list) > 0 {
 		ps.log.Info("IMAP pollers stopped", "mailboxes", len(ps.list))

@@ -172,7 +172,7 @@ func TestServeRunsIMAPPollers(t *testing.T) {
 			t.Errorf("serve did not stop within 15 s")
 		}
 		out := logs.String()
-		if i, j := strings.Index(out, "IMAP pollers stopped"), strings.Index(out, "msg=stopped"); i < 0 || j < 0 || i > j {
+		if i, j := strings.Index(out, "IMAP pollers stopped"), strings.Index(out, `msg="stopped cleanly"`); i < 0 || j < 0 || i > j {
 			t.Errorf("pollers must stop before the store closes:\n%s", out)
 		}
 		if strings.Contains(out, testIMAPPass) {

@@ -29,6 +29,9 @@ Usage:
                                         or straight into the database when none runs)
   touchpoint check                      verify the database: pages and every index
   touchpoint backup FILE                write a consistent copy of the database (- for stdout)
+  touchpoint restore BACKUP             put a backup in place of the database (daemon stopped;
+                                        verified first, the old file kept aside)
+  touchpoint compact [--keep-old]       rewrite the database into a smaller file (daemon stopped)
   touchpoint mailbox test NAME          connect to an [[imap.mailbox]], log in, look at its
                                         folder and report (fetches and changes nothing)
   touchpoint config check               load and validate the configuration
@@ -101,6 +104,10 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return c.check(ctx, rest)
 	case "backup":
 		return c.backup(ctx, rest)
+	case "restore":
+		return c.restore(ctx, rest)
+	case "compact":
+		return c.compact(ctx, rest)
 	case "mailbox":
 		if len(rest) == 0 || rest[0] != "test" {
 			return usageError{"use: touchpoint mailbox test NAME"}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -20,7 +21,7 @@ import (
 	"touchpoint/web"
 )
 
-func (c *cli) serve(ctx context.Context, args []string) error {
+func (c *cli) serve(ctx context.Context, args []string) (retErr error) {
 	fs, path := c.flags("serve")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -52,10 +53,16 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer func() {
-		if err := st.Close(); err != nil {
+		err := st.Close()
+		if err != nil {
 			log.Error("close database", "err", err)
 		}
-		log.Info("stopped")
+		// The last line: operators and tests look for it.
+		if err != nil || retErr != nil {
+			log.Error("stopped with errors", "err", cmp.Or(retErr, err))
+			return
+		}
+		log.Info("stopped cleanly")
 	}()
 	if err := c.ensureAdmin(ctx, cfg, st, log); err != nil {
 		return err
@@ -69,6 +76,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 
 	reg := prometheus.NewRegistry()
 	mm := newMailMetrics(reg)
+	// One free-space probe for the SMTP listener, /healthz and /metrics.
+	disk := &ingest.DiskSpace{Dir: cfg.DataDir}
 	pipe := newPipeline(cfg, st, log.With("component", "ingest"))
 	pipe.Observe = mm.observe
 	// The IMAP pollers start now and stop before the scheduler and the
@@ -77,11 +86,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer imapPollers.stop()
+	defer imapPollers.stop(cfg.HTTP.ShutdownTimeout.Std())
 	srv := web.New(web.Options{
 		Store: st, Logger: log.With("component", "web"), Version: version,
 		SystemAddress: cfg.SystemAddress, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Registry: reg,
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, Ingester: pipe, Matcher: &pipe.Matcher, Mailboxes: imapPollers,
+		HealthChecks: []web.HealthCheck{diskHealth(cfg, disk)},
 	})
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
@@ -98,6 +108,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	var smtpLn net.Listener
 	if cfg.SMTPEnabled() {
 		sc, err := smtpConfig(cfg)
+		sc.Disk = disk
 		if err != nil {
 			httpLn.Close()
 			ctlLn.Close()
@@ -114,6 +125,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		smtpSrv = ingest.NewSMTPServer(sc, pipe, log.With("component", "smtp"))
 		smtpSrv.OnConn = func(ev string) { mm.conns.WithLabelValues(ev).Inc() }
 	}
+	registerDaemonGauges(reg, cfg, disk, smtpSrv)
 	smtpAddr := "off"
 	if smtpLn != nil {
 		smtpAddr = smtpLn.Addr().String()
@@ -121,9 +133,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	log.Info("touchpoint started", "version", version, "http", httpLn.Addr().String(), "smtp", smtpAddr,
 		"imap_mailboxes", len(cfg.IMAP.Mailboxes), "data", cfg.DBPath(), "system_address", cfg.SystemAddress)
 
-	// Ordered shutdown: when ctx ends (SIGTERM, SIGINT) both servers stop
-	// accepting and finish what is in flight; then (defers) the IMAP
-	// pollers stop, the scheduler stops, and the store closes last.
+	// Ordered shutdown: when ctx ends (SIGTERM, SIGINT) the servers stop
+	// accepting and finish what is in flight within http.shutdown_timeout
+	// (the SMTP listener refuses new transactions and closes idle
+	// sessions); then (defers) the IMAP pollers stop, the scheduler stops,
+	// and the store closes last.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	grace := cfg.HTTP.ShutdownTimeout.Std()
@@ -144,13 +158,21 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		}()
 	}
 	var first error
-	for range servers {
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && first == nil {
-			first = err
-			cancel() // one server failed: stop the other too
+	stopping := ctx.Done()
+	for done := 0; done < servers; {
+		select {
+		case <-stopping:
+			log.Info("shutting down: finishing work in flight", "deadline", grace)
+			stopping = nil
+		case err := <-errc:
+			done++
+			if err != nil && !errors.Is(err, http.ErrServerClosed) && first == nil {
+				first = err
+				cancel() // one server failed: stop the others too
+			}
 		}
 	}
-	log.Info("shutting down")
+	log.Info("servers stopped; stopping the IMAP pollers and the scheduler, then closing the database", "err", first)
 	return first
 }
 
