@@ -62,6 +62,7 @@ type Config struct {
 	Admin  AdminConfig  `toml:"admin"`
 	Backup BackupConfig `toml:"backup"`
 	IMAP   IMAPConfig   `toml:"imap"`
+	Relay  RelayConfig  `toml:"relay"`
 }
 
 // LogConfig is the [log] table.
@@ -178,6 +179,12 @@ func Defaults() *Config {
 		},
 		Backup: BackupConfig{
 			Keep: 7,
+		},
+		Relay: RelayConfig{
+			TLS:           TLSStartTLS,
+			RatePerSecond: 5,
+			MaxAttempts:   5,
+			RetryDelay:    Duration(time.Minute),
 		},
 	}
 }

@@ -300,7 +300,7 @@ func TestEnvBindings(t *testing.T) {
 			}
 		})
 	}
-	if len(byKey) != 31 {
-		t.Errorf("got %d scalar keys, want 31 (update this test and the example file when adding keys)", len(byKey))
+	if len(byKey) != 42 {
+		t.Errorf("got %d scalar keys, want 42 (update this test and the example file when adding keys)", len(byKey))
 	}
 }

@@ -62,6 +62,8 @@ func (c *Config) Validate() error {
 		p.add("backup.keep", "must be >= 1, got %d", c.Backup.Keep)
 	}
 
+	c.Relay.validate(&p)
+
 	names := make(map[string]int, len(c.IMAP.Mailboxes))
 	for i, m := range c.IMAP.Mailboxes {
 		key := fmt.Sprintf("imap.mailbox[%d]", i)

@@ -66,6 +66,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stopCron() // before the store closes (defers run last-in first-out)
+	sender := startSender(cfg, c.env, st, log.With("component", "outbound"))
+	defer sender.stop()
 
 	reg := prometheus.NewRegistry()
 	mm := newMailMetrics(reg)
@@ -82,6 +84,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		Store: st, Logger: log.With("component", "web"), Version: version,
 		SystemAddress: cfg.SystemAddress, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Registry: reg,
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, Ingester: pipe, Matcher: &pipe.Matcher, Mailboxes: imapPollers,
+		Sender: sender,
 	})
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
