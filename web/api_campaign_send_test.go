@@ -124,8 +124,10 @@ func TestSendWithoutRelay(t *testing.T) {
 	e.must(e.adminTok, "POST", "/api/v1/sends/preview", map[string]any{"filter": "yossi"}, 200)
 }
 
-func TestUIComposeAndProgress(t *testing.T) {
-	t.Parallel()
+// newSendUIEnv is a UI server with a sender and a relay, and Acme with two
+// people, Yossi Levi and Dana Cohen.
+func newSendUIEnv(t *testing.T) (*uiEnv, *outbound.Sender, *relaytest.Relay) {
+	t.Helper()
 	var snd *outbound.Sender
 	var relay *relaytest.Relay
 	e := newUIEnvWith(t, func(o *Options) {
@@ -135,6 +137,12 @@ func TestUIComposeAndProgress(t *testing.T) {
 	acme := e.contact(store.Contact{Kind: store.KindOrganization, Name: "Acme"})
 	e.contact(store.Contact{Name: "Yossi Levi", Emails: []string{"yossi@acme.com"}, OrganizationID: acme.ID})
 	e.contact(store.Contact{Name: "Dana Cohen", Emails: []string{"dana@acme.com"}, OrganizationID: acme.ID})
+	return e, snd, relay
+}
+
+func TestUIComposeAndProgress(t *testing.T) {
+	t.Parallel()
+	e, snd, relay := newSendUIEnv(t)
 	for range 2 {
 		relay.Script("dana@acme.com", relaytest.Err(421, smtp.EnhancedCode{4, 7, 0}, "slow down"))
 	}
