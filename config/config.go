@@ -63,6 +63,7 @@ type Config struct {
 	Backup BackupConfig `toml:"backup"`
 	Health HealthConfig `toml:"health"`
 	IMAP   IMAPConfig   `toml:"imap"`
+	Relay  RelayConfig  `toml:"relay"`
 }
 
 // LogConfig is the [log] table.
@@ -194,6 +195,12 @@ func Defaults() *Config {
 		},
 		Health: HealthConfig{
 			MinFreeBytes: 256 << 20,
+		},
+		Relay: RelayConfig{
+			TLS:           TLSStartTLS,
+			RatePerSecond: 5,
+			MaxAttempts:   5,
+			RetryDelay:    Duration(time.Minute),
 		},
 	}
 }

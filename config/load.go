@@ -258,6 +258,7 @@ func (c *Config) normalize() {
 	for i := range c.IMAP.Mailboxes {
 		c.IMAP.Mailboxes[i].applyDefaults()
 	}
+	c.Relay.applyDefaults()
 }
 
 // normalizeDomains trims and lowercases domains, dropping empty entries and

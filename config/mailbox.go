@@ -141,33 +141,41 @@ func (m Mailbox) String() string {
 // password is an error. Errors name the variable or file but never contain
 // the password.
 func (m Mailbox) Password(env map[string]string) (string, error) {
-	envName := strings.TrimSpace(m.PasswordEnv)
-	file := strings.TrimSpace(m.PasswordFile)
+	return readSecret(fmt.Sprintf("mailbox %q", m.Name), m.PasswordEnv, m.PasswordFile, env)
+}
+
+// readSecret reads a password from the environment variable envName (looked
+// up in env) or from file, whose trailing line break is removed; exactly
+// one must be set. Errors start with what and name the variable or file,
+// never the password.
+func readSecret(what, envName, file string, env map[string]string) (string, error) {
+	envName = strings.TrimSpace(envName)
+	file = strings.TrimSpace(file)
 	switch {
 	case envName != "" && file != "":
-		return "", fmt.Errorf("mailbox %q: both password_env and password_file are set", m.Name)
+		return "", fmt.Errorf("%s: both password_env and password_file are set", what)
 	case envName != "":
 		pw, ok := env[envName]
 		if !ok {
-			return "", fmt.Errorf("mailbox %q: password environment variable %s is not set", m.Name, envName)
+			return "", fmt.Errorf("%s: password environment variable %s is not set", what, envName)
 		}
 		if pw == "" {
-			return "", fmt.Errorf("mailbox %q: password environment variable %s is empty", m.Name, envName)
+			return "", fmt.Errorf("%s: password environment variable %s is empty", what, envName)
 		}
 		return pw, nil
 	case file != "":
 		data, err := os.ReadFile(file)
 		if err != nil {
 			// *fs.PathError names the file and the cause, never the content.
-			return "", fmt.Errorf("mailbox %q: reading password file: %w", m.Name, err)
+			return "", fmt.Errorf("%s: reading password file: %w", what, err)
 		}
 		pw := strings.TrimSuffix(string(data), "\n")
 		pw = strings.TrimSuffix(pw, "\r")
 		if pw == "" {
-			return "", fmt.Errorf("mailbox %q: password file %s is empty", m.Name, file)
+			return "", fmt.Errorf("%s: password file %s is empty", what, file)
 		}
 		return pw, nil
 	default:
-		return "", fmt.Errorf("mailbox %q: neither password_env nor password_file is set", m.Name)
+		return "", fmt.Errorf("%s: neither password_env nor password_file is set", what)
 	}
 }

@@ -65,6 +65,7 @@ func (c *Config) Validate() error {
 	if c.Health.MinFreeBytes < 0 {
 		p.add("health.min_free_bytes", "must be >= 0, got %d", c.Health.MinFreeBytes)
 	}
+	c.Relay.validate(&p)
 
 	names := make(map[string]int, len(c.IMAP.Mailboxes))
 	for i, m := range c.IMAP.Mailboxes {

@@ -43,6 +43,11 @@ var (
 	ixCampaignRcpt    = []byte("ix_campaign_rcpt")    // campaign id | address → interaction id | contact id, or "u" (unmatched)
 	ixCampaignContact = []byte("ix_campaign_contact") // campaign id | contact id → interaction id
 
+	// Campaigns Touchpoint sends itself (store/campaign_send.go).
+	bCampaignSends = []byte("campaign_sends") // campaign id → send (body, filter, status, counts)
+	bSendRcpt      = []byte("send_rcpt")      // campaign id | address → recipient state
+	ixSendDue      = []byte("ix_send_due")    // campaign id | next attempt(8) | address → ∅, pending only
+
 	// Web sign-in.
 	bSessions = []byte("sessions") // sha256(session id) → session
 
@@ -59,4 +64,5 @@ var allBuckets = [][]byte{
 	bSessions,
 	bCampaigns, ixCampaignExt, ixCampaignRcpt, ixCampaignContact,
 	bAudit,
+	bCampaignSends, bSendRcpt, ixSendDue,
 }

@@ -248,16 +248,15 @@ type pendingRecipient struct {
 	addr    string
 	contact ID // 0: unmatched
 	iid     ID // the interaction it gets, when it does
+	// messageID is the sent message's id, for a campaign Touchpoint sent
+	// itself ("" for a reported one).
+	messageID string
 }
 
 // recordRecipients writes the recipients batch by batch. On error the
 // batches before it are committed (and a retry skips them).
 func (s *Store) recordRecipients(ctx context.Context, res *CampaignResult, list []string, by, byToken ID, match MatchFunc) error {
 	batch := make([]pendingRecipient, 0, min(len(list), campaignBatch))
-	var owners []ID
-	if by != 0 {
-		owners = []ID{by}
-	}
 	cid := res.Campaign.ID
 	for start := 0; start < len(list); start += campaignBatch {
 		batch = batch[:0]
@@ -285,82 +284,102 @@ func (s *Store) recordRecipients(ctx context.Context, res *CampaignResult, list 
 		}
 		now := s.now().UTC()
 		// The closure may run twice (see update): it fills its own
-		// counters and the caller adds them once it has committed.
-		var logged, dups, unmatched int
-		var unknown []string
-		var camp *Campaign
+		// tally and the caller adds it once it has committed.
+		var t recipientTally
 		err := s.update(ctx, func(tx *bolt.Tx) error {
-			logged, dups, unmatched, unknown = 0, 0, 0, unknown[:0]
-			c, err := getCampaign(tx, cid)
-			if err != nil {
-				return err
-			}
-			rb, cb, contacts := tx.Bucket(ixCampaignRcpt), tx.Bucket(ixCampaignContact), tx.Bucket(bContacts)
-			typ, err := canonical(tx, VocabType, "Email")
-			if err != nil {
-				return err
-			}
-			for _, p := range batch {
-				rk := append(cid.key(), p.addr...)
-				if rb.Get(rk) != nil {
-					dups++
-					continue
-				}
-				if p.contact == 0 || contacts.Get(p.contact.key()) == nil {
-					unmatched++
-					if len(res.Unmatched)+len(unknown) < maxListed {
-						unknown = append(unknown, p.addr)
-					}
-					if err := rb.Put(rk, []byte{'u'}); err != nil {
-						return err
-					}
-					continue
-				}
-				ck := append(cid.key(), p.contact.key()...)
-				if v := cb.Get(ck); v != nil {
-					// Another address of a contact already logged.
-					dups++
-					if err := rb.Put(rk, append(bytes.Clone(v), p.contact.key()...)); err != nil {
-						return err
-					}
-					continue
-				}
-				ia := &Interaction{
-					ID: p.iid, ContactIDs: []ID{p.contact}, Type: typ, Title: c.Subject,
-					OccurredAt: c.SentAt, OwnerIDs: owners, Source: SourceCampaign,
-					CreatedAt: now, UpdatedAt: now, CreatedBy: by, CreatedByToken: byToken, CampaignID: cid,
-					Email: &Email{To: []string{p.addr}, Subject: c.Subject, Direction: Outbound},
-				}
-				if err := putInteraction(tx, ia, nil); err != nil {
-					return err
-				}
-				if err := cb.Put(ck, p.iid.key()); err != nil {
-					return err
-				}
-				if err := rb.Put(rk, append(p.iid.key(), p.contact.key()...)); err != nil {
-					return err
-				}
-				logged++
-			}
-			c.Recipients += logged + unmatched
-			c.Logged += logged
-			c.Unmatched += unmatched
-			c.UpdatedAt = now
-			camp = c
-			return tx.Bucket(bCampaigns).Put(cid.key(), c.encode())
+			var err error
+			t, err = logRecipients(tx, cid, batch, by, byToken, now, len(res.Unmatched))
+			return err
 		})
 		if err != nil {
 			return err
 		}
-		res.Campaign = camp
-		res.Logged += logged
-		res.Duplicates += dups
-		res.UnmatchedCount += unmatched
+		res.Campaign = t.camp
+		res.Logged += t.logged
+		res.Duplicates += t.dups
+		res.UnmatchedCount += t.unmatched
 		// Repeats across batches of one request are caught by the
 		// recipient index, not an in-memory set: memory stays bounded.
-		res.Unmatched = append(res.Unmatched, unknown...)
+		res.Unmatched = append(res.Unmatched, t.unknown...)
 	}
 	return nil
+}
+
+// recipientTally is what logging one batch of recipients did.
+type recipientTally struct {
+	logged, dups, unmatched int
+	unknown                 []string // unmatched addresses, up to maxListed-listed
+	camp                    *Campaign
+}
+
+// logRecipients records a batch of a campaign's recipients inside tx: each
+// address once (ix_campaign_rcpt), and one Email interaction per matched
+// contact, owned by the user by. It is the one place a campaign recipient
+// is logged, whether a tool reported the send or Touchpoint made it.
+// listed is how many unmatched addresses the caller has listed already.
+func logRecipients(tx *bolt.Tx, cid ID, batch []pendingRecipient, by, byToken ID, now time.Time, listed int) (recipientTally, error) {
+	var t recipientTally
+	var owners []ID
+	if by != 0 {
+		owners = []ID{by}
+	}
+	c, err := getCampaign(tx, cid)
+	if err != nil {
+		return t, err
+	}
+	rb, cb, contacts := tx.Bucket(ixCampaignRcpt), tx.Bucket(ixCampaignContact), tx.Bucket(bContacts)
+	typ, err := canonical(tx, VocabType, "Email")
+	if err != nil {
+		return t, err
+	}
+	for _, p := range batch {
+		rk := append(cid.key(), p.addr...)
+		if rb.Get(rk) != nil {
+			t.dups++
+			continue
+		}
+		if p.contact == 0 || contacts.Get(p.contact.key()) == nil {
+			t.unmatched++
+			if listed+len(t.unknown) < maxListed {
+				t.unknown = append(t.unknown, p.addr)
+			}
+			if err := rb.Put(rk, []byte{'u'}); err != nil {
+				return t, err
+			}
+			continue
+		}
+		ck := append(cid.key(), p.contact.key()...)
+		if v := cb.Get(ck); v != nil {
+			// Another address of a contact already logged.
+			t.dups++
+			if err := rb.Put(rk, append(bytes.Clone(v), p.contact.key()...)); err != nil {
+				return t, err
+			}
+			continue
+		}
+		ia := &Interaction{
+			ID: p.iid, ContactIDs: []ID{p.contact}, Type: typ, Title: c.Subject,
+			OccurredAt: c.SentAt, OwnerIDs: owners, Source: SourceCampaign,
+			CreatedAt: now, UpdatedAt: now, CreatedBy: by, CreatedByToken: byToken, CampaignID: cid,
+			Email: &Email{MessageID: p.messageID, To: []string{p.addr}, Subject: c.Subject, Direction: Outbound},
+		}
+		if err := putInteraction(tx, ia, nil); err != nil {
+			return t, err
+		}
+		if err := cb.Put(ck, p.iid.key()); err != nil {
+			return t, err
+		}
+		if err := rb.Put(rk, append(p.iid.key(), p.contact.key()...)); err != nil {
+			return t, err
+		}
+		t.logged++
+	}
+	c.Recipients += t.logged + t.unmatched
+	c.Logged += t.logged
+	c.Unmatched += t.unmatched
+	c.UpdatedAt = now
+	t.camp = c
+	return t, tx.Bucket(bCampaigns).Put(cid.key(), c.encode())
 }
 
 // GetCampaign returns one campaign with its counts.

@@ -55,7 +55,10 @@ type Query struct {
 func queryErr(format string, args ...any) error { return invalid("q", format, args...) }
 
 // ParseQuery parses a filter expression.
-func ParseQuery(s string) (*Query, error) {
+func ParseQuery(s string) (*Query, error) { return parseQuery(s, filterKeys) }
+
+// parseQuery parses an expression whose key:value terms use keys.
+func parseQuery(s string, keys []string) (*Query, error) {
 	q := &Query{}
 	if len(s) > MaxQueryLen {
 		return nil, queryErr("is too long (%d bytes, at most %d)", len(s), MaxQueryLen)
@@ -88,8 +91,8 @@ func ParseQuery(s string) (*Query, error) {
 			word := rest[:end]
 			if i := strings.IndexByte(word, ':'); i > 0 {
 				t.Key = strings.ToLower(word[:i])
-				if !slices.Contains(filterKeys, t.Key) {
-					return nil, queryErr("unknown filter %q (known: %s); put text containing a colon in quotes", word[:i+1], strings.Join(filterKeys, ", "))
+				if !slices.Contains(keys, t.Key) {
+					return nil, queryErr("unknown filter %q (known: %s); put text containing a colon in quotes", word[:i+1], strings.Join(keys, ", "))
 				}
 				rest = rest[i+1:]
 				if strings.HasPrefix(rest, `"`) {

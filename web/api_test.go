@@ -31,6 +31,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith lets a test set more Options.
+func newEnvWith(t *testing.T, opt func(*Options)) *env {
+	t.Helper()
 	s, err := store.Open(filepath.Join(t.TempDir(), "t.db"), store.Options{NoSync: true, PasswordCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +47,11 @@ func newEnv(t *testing.T) *env {
 		}
 		s.Close()
 	})
-	e := &env{t: t, s: s, h: New(Options{Store: s, Version: "test"}).Handler()}
+	opts := Options{Store: s, Version: "test"}
+	if opt != nil {
+		opt(&opts)
+	}
+	e := &env{t: t, s: s, h: New(opts).Handler()}
 	ctx := context.Background()
 	e.admin = &store.User{Name: "Ada Admin", Emails: []string{"ada@org.org"}, Role: store.RoleAdmin}
 	e.staff = &store.User{Name: "Sarah Staff", Emails: []string{"sarah@org.org"}, Role: store.RoleStaff}

@@ -49,6 +49,9 @@ type Options struct {
 	// MaxCampaignBodyBytes bounds a campaign report's body; default 32 MiB
 	// (200,000 recipients of average length fit in about 6 MiB).
 	MaxCampaignBodyBytes int64
+	// Sender sends the campaigns admins compose; nil means sending is not
+	// available in this server.
+	Sender CampaignSender
 	// TimeZone is the zone the web UI shows times in and reads the
 	// interaction form's date and time in; nil means UTC.
 	TimeZone *time.Location
@@ -153,6 +156,11 @@ func (s *Server) routes() *gin.Engine {
 	admin.POST("/unmatched/:id/discard", s.discardUnmatched)
 	admin.GET("/mailboxes", s.listMailboxes)
 	admin.GET("/audit", s.listAudit)
+	admin.POST("/sends", s.createSend)
+	admin.POST("/sends/preview", s.previewSend)
+	admin.GET("/sends/:id", s.getSend)
+	admin.GET("/sends/:id/recipients", s.listSendRecipients)
+	admin.POST("/sends/:id/cancel", s.cancelSend)
 
 	api.GET("/vocabulary", s.vocabulary)
 	api.POST("/vocabulary/:kind", s.addVocabulary)

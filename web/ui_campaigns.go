@@ -54,6 +54,10 @@ func (s *Server) campaignShow(c *gin.Context) {
 		s.uiFail(c, err)
 		return
 	}
+	if cs, err := s.store.SendOf(id); err == nil {
+		s.campaignSendShow(c, camp, cs)
+		return
+	}
 	after := c.Query("after")
 	rcpts, next, err := s.store.CampaignRecipients(id, after, 100)
 	if err != nil {

@@ -69,7 +69,10 @@ func (s *Server) uiRoutes(r *gin.Engine) {
 	ui.GET("/interactions/:id/attachments/:n", s.interactionAttachment)
 
 	ui.GET("/campaigns", s.campaignList)
+	ui.GET("/campaigns/new", s.uiAdmin, s.campaignCompose)
+	ui.POST("/campaigns/new", s.uiAdmin, s.campaignComposePost)
 	ui.GET("/campaigns/:id", s.campaignShow)
+	ui.POST("/campaigns/:id/cancel", s.uiAdmin, s.campaignCancel)
 
 	adm := ui.Group("", s.uiAdmin)
 	adm.GET("/unmatched", s.unmatchedList)

@@ -117,3 +117,17 @@ func diskHealth(cfg *config.Config, disk *ingest.DiskSpace) web.HealthCheck {
 		return ""
 	}
 }
+
+// newCampaignMessageCounter counts the campaign messages Touchpoint hands
+// to the relay itself, by the state each attempt left its recipient in.
+func newCampaignMessageCounter(reg *prometheus.Registry) func(state string) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "touchpoint_campaign_messages_total",
+		Help: "Campaign messages sent through the relay, by the recipient's state after the attempt (sent, failed, unknown, pending: to be retried).",
+	}, []string{"state"})
+	for _, s := range []string{store.RcptSent, store.RcptFailed, store.RcptUnknown, store.RcptPending} {
+		c.WithLabelValues(s)
+	}
+	reg.MustRegister(c)
+	return func(state string) { c.WithLabelValues(state).Inc() }
+}

@@ -73,8 +73,10 @@ func (c *cli) serve(ctx context.Context, args []string) (retErr error) {
 		return err
 	}
 	defer stopCron() // before the store closes (defers run last-in first-out)
-
 	reg := prometheus.NewRegistry()
+	sender := startSender(cfg, c.env, st, newCampaignMessageCounter(reg), log.With("component", "outbound"))
+	defer sender.stop()
+
 	mm := newMailMetrics(reg)
 	// One free-space probe for the SMTP listener, /healthz and /metrics.
 	disk := &ingest.DiskSpace{Dir: cfg.DataDir}
@@ -92,6 +94,7 @@ func (c *cli) serve(ctx context.Context, args []string) (retErr error) {
 		SystemAddress: cfg.SystemAddress, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Registry: reg,
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, Ingester: pipe, Matcher: &pipe.Matcher, Mailboxes: imapPollers,
 		HealthChecks: []web.HealthCheck{diskHealth(cfg, disk)},
+		Sender: sender,
 	})
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
