@@ -69,13 +69,15 @@ func (c *cli) ingest(ctx context.Context, args []string) error {
 	if len(files) == 0 {
 		files = []string{"-"}
 	}
-	return c.withAdmin(*path, func(cfg *config.Config, a admin) error {
-		failed := 0
+	err := c.withAdmin(*path, func(cfg *config.Config, a admin) error {
+		failed, temporary := 0, 0
 		for _, f := range files {
 			raw, err := c.readMessage(f, cfg.SMTP.MaxMessageBytes)
 			var res store.IngestResult
 			if err == nil {
-				res, err = a.Ingest(ctx, raw)
+				if res, err = a.Ingest(ctx, raw); err != nil {
+					temporary++
+				}
 			}
 			if err != nil {
 				failed++
@@ -89,10 +91,20 @@ func (c *cli) ingest(ctx context.Context, args []string) error {
 			fmt.Fprintf(c.stdout, "%s: %s %d\n", f, res.Status, id)
 		}
 		if failed > 0 {
-			return fmt.Errorf("%d of %d messages not stored", failed, len(files))
+			err := fmt.Errorf("%d of %d messages not stored", failed, len(files))
+			if temporary > 0 {
+				return tempFailure{err}
+			}
+			return err
 		}
 		return nil
 	})
+	// A database held by another process (a backup, a compaction) is
+	// busy, not broken.
+	if errors.Is(err, store.ErrLocked) {
+		return tempFailure{err}
+	}
+	return err
 }
 
 func (c *cli) readMessage(name string, max int64) ([]byte, error) {

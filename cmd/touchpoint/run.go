@@ -55,6 +55,9 @@ const (
 	exitOK    = 0
 	exitError = 1
 	exitUsage = 2
+	// exitTempFail is EX_TEMPFAIL (sysexits.h): try again later. Postfix's
+	// pipe transport defers the message on it instead of bouncing it.
+	exitTempFail = 75
 )
 
 // usageError marks an error in how the command was called.
@@ -66,9 +69,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, env: config.EnvMap(environ)}
 	err := c.dispatch(ctx, args)
 	var ue usageError
+	var tf tempFailure
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &tf):
+		fmt.Fprintf(stderr, "touchpoint: %s (temporary: try again later)\n", err)
+		return exitTempFail
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &ue):
@@ -189,3 +196,9 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
+
+// tempFailure marks an error that retrying later may cure (the database
+// busy or failing to write); run exits with exitTempFail for it.
+type tempFailure struct{ error }
+
+func (e tempFailure) Unwrap() error { return e.error }
