@@ -94,7 +94,7 @@ func (c *cli) serve(ctx context.Context, args []string) (retErr error) {
 		SystemAddress: cfg.SystemAddress, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Registry: reg,
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, Ingester: pipe, Matcher: &pipe.Matcher, Mailboxes: imapPollers,
 		HealthChecks: []web.HealthCheck{diskHealth(cfg, disk)},
-		Sender: sender,
+		Sender:       sender,
 	})
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
