@@ -381,6 +381,13 @@ func (s *Store) SearchContacts(q string, limit int, after string) ([]*Contact, s
 				}
 			}
 		}
+		match := func(c *Contact) bool { return contactMatches(c, q, qw) }
+		if len(ids) > 4*limit {
+			// Many candidates (a common word, "gmail"): walking the
+			// sorted names and decoding only candidates stops after one
+			// page, where decoding and sorting them all does not.
+			return walkNames(tx, limit, after, ids, match, &out, &next)
+		}
 		var start []byte
 		if after != "" {
 			var err error
@@ -393,7 +400,7 @@ func (s *Store) SearchContacts(q string, limit int, after string) ([]*Contact, s
 			if err != nil {
 				return err
 			}
-			if contactMatches(c, q, qw) && (start == nil || bytes.Compare(nameKey(c), start) > 0) {
+			if match(c) && (start == nil || bytes.Compare(nameKey(c), start) > 0) {
 				out = append(out, c)
 			}
 		}
@@ -440,6 +447,12 @@ func contactMatches(c *Contact, q string, qw []string) bool {
 }
 
 func listContacts(tx *bolt.Tx, limit int, after string, out *[]*Contact, next *string) error {
+	return walkNames(tx, limit, after, nil, nil, out, next)
+}
+
+// walkNames lists contacts in name order from the cursor after, up to
+// limit: every one, or those whose id is in only (and that match).
+func walkNames(tx *bolt.Tx, limit int, after string, only map[ID]bool, match func(*Contact) bool, out *[]*Contact, next *string) error {
 	cur := tx.Bucket(ixContactName).Cursor()
 	var k []byte
 	if after != "" {
@@ -460,9 +473,16 @@ func listContacts(tx *bolt.Tx, limit int, after string, out *[]*Contact, next *s
 			*next = encodeNameCursor(last)
 			return nil
 		}
-		c, err := getContact(tx, keyID(k[len(k)-8:]))
+		id := keyID(k[len(k)-8:])
+		if only != nil && !only[id] {
+			continue
+		}
+		c, err := getContact(tx, id)
 		if err != nil {
 			return err
+		}
+		if match != nil && !match(c) {
+			continue
 		}
 		*out = append(*out, c)
 		last = k
