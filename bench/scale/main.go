@@ -288,24 +288,11 @@ func run(ctx context.Context, o options) error {
 
 // ---- the seeded database ---------------------------------------------------------
 
-// seedSummary mirrors `touchpoint seed --json`.
-type seedSummary struct {
-	Path                string     `json:"path"`
-	Users               int        `json:"users"`
-	Contacts            int        `json:"contacts"`
-	Interactions        int        `json:"interactions"`
-	UserIDs             []store.ID `json:"user_ids"`
-	BusiestContactID    store.ID   `json:"busiest_contact_id"`
-	ElapsedSeconds      float64    `json:"elapsed_seconds"`
-	InteractionsSeconds float64    `json:"interactions_seconds"`
-	FileBytes           int64      `json:"file_bytes"`
-}
-
 // cache is a seeded database kept between runs, with what is known of it.
 type cache struct {
 	dir              string
 	fresh            bool // seeded in this run
-	Seed             seedSummary
+	Seed             seed.Summary
 	Token            string // an admin API token
 	SeededAt         time.Time
 	RecordValueBytes int64
@@ -963,38 +950,23 @@ func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // ---- files -------------------------------------------------------------------------------
 
+// copyFile copies with cp, which clones the file where the filesystem can.
 func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
+	if out, err := exec.Command("cp", "--reflink=auto", from, to).CombinedOutput(); err != nil {
+		return fmt.Errorf("cp %s: %v: %s", from, err, out)
 	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return nil
 }
 
-// moduleRoot walks up from the working directory to the go.mod of module
-// touchpoint.
+// moduleRoot is the directory of the go.mod of the module we run in.
 func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.HasPrefix(b, []byte("module touchpoint\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run from inside the touchpoint module")
-		}
-		dir = parent
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("run from inside the touchpoint module")
 	}
+	return filepath.Dir(mod), nil
 }

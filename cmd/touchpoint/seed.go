@@ -11,21 +11,6 @@ import (
 	"touchpoint/store"
 )
 
-// seedSummary is what `touchpoint seed --json` prints.
-type seedSummary struct {
-	Path             string     `json:"path"`
-	Users            int        `json:"users"`
-	Contacts         int        `json:"contacts"`
-	Interactions     int        `json:"interactions"`
-	UserIDs          []store.ID `json:"user_ids"`
-	BusiestContactID store.ID   `json:"busiest_contact_id"`
-	// ElapsedSeconds is the whole fill; InteractionsSeconds the part after
-	// the last contact was stored (the bulk path alone).
-	ElapsedSeconds      float64 `json:"elapsed_seconds"`
-	InteractionsSeconds float64 `json:"interactions_seconds"`
-	FileBytes           int64   `json:"file_bytes"`
-}
-
 // seedCmd fills an empty database with synthetic data for demos and
 // benchmarks. It writes without fsync per commit (one fsync at the end):
 // a crash while seeding leaves a file to delete, never data anyone relied on.
@@ -73,7 +58,7 @@ func (c *cli) seedCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(c.stderr)
 
-	sum := seedSummary{
+	sum := seed.Summary{
 		Path: cfg.DBPath(), Users: len(res.Users), Contacts: len(res.Contacts), Interactions: res.Interactions,
 		UserIDs: res.Users, BusiestContactID: res.Busiest,
 		ElapsedSeconds: elapsed.Seconds(), FileBytes: size,

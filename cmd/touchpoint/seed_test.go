@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"touchpoint/seed"
 	"touchpoint/store"
 )
 
@@ -21,7 +22,7 @@ func TestSeedCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("seed = exit %d\n%s%s", code, stdout, stderr)
 	}
-	var sum seedSummary
+	var sum seed.Summary
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
 		t.Fatalf("seed --json printed %q: %v", stdout, err)
 	}
