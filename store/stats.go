@@ -8,13 +8,17 @@ import (
 )
 
 // BucketSize is what one bucket holds: its keys and the bytes of its keys
-// and values as stored (encoded), before any page overhead.
+// and values as stored (encoded), and the pages that hold them.
 type BucketSize struct {
 	Name       string
 	Index      bool // an index (ix_*), not records
 	Keys       int
 	KeyBytes   int64
 	ValueBytes int64
+	// PageBytes is the size of the bucket's pages (branch and leaf),
+	// InuseBytes the part of them in use: their ratio is the fill. A small
+	// bucket stored inline in its parent has bytes in use and no pages.
+	PageBytes, InuseBytes int64
 }
 
 // Sizes walks every bucket and sums its key and value sizes: the raw bytes
@@ -38,6 +42,9 @@ func (s *Store) Sizes() ([]BucketSize, error) {
 			if err != nil {
 				return fmt.Errorf("walk bucket %s: %w", name, err)
 			}
+			st := b.Stats()
+			bs.PageBytes = int64(st.BranchAlloc + st.LeafAlloc)
+			bs.InuseBytes = int64(st.BranchInuse + st.LeafInuse + st.InlineBucketInuse)
 			out = append(out, bs)
 		}
 		return nil

@@ -22,6 +22,9 @@ func TestSizes(t *testing.T) {
 	if ia := by["interactions"]; ia.Keys != 2 || ia.Index || ia.KeyBytes != 16 || ia.ValueBytes == 0 {
 		t.Errorf("interactions = %+v, want 2 keys of 8 bytes and some value bytes", ia)
 	}
+	if ia := by["interactions"]; ia.InuseBytes < ia.KeyBytes+ia.ValueBytes {
+		t.Errorf("interactions = %+v: fewer bytes in use than keys and values", ia)
+	}
 	if ix := by["ix_time"]; ix.Keys != 2 || !ix.Index || ix.ValueBytes != 0 {
 		t.Errorf("ix_time = %+v, want an index of 2 empty values", ix)
 	}

@@ -106,6 +106,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	rev := revision(root)
 	work, err := os.MkdirTemp("", "touchpoint-scale-run-")
 	if err != nil {
 		return err
@@ -140,7 +141,7 @@ func run(ctx context.Context, o options) error {
 	}
 	defer outFile.Close()
 	r := &report{w: io.MultiWriter(os.Stdout, outFile)}
-	r.header(root, o, cached)
+	r.header(rev, o, cached)
 
 	// Each run gets its own copy: P13 logs mail into it.
 	data := filepath.Join(work, "data")
@@ -153,9 +154,10 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	// P8's reference, taken while no daemon holds the file.
+	// P8's reference and P11's byte counts, taken while no daemon holds
+	// the file.
 	f := combinedFilter(cached.Seed.UserIDs[1])
-	scan, matches, err := fullScan(db, f, o.scans)
+	scan, matches, sizes, err := offline(db, f, o.scans)
 	if err != nil {
 		return err
 	}
@@ -239,9 +241,10 @@ func run(ctx context.Context, o options) error {
 		fmt.Sprintf("%.1f s", cached.Seed.InteractionsSeconds), "≤ 15 s", cached.Seed.InteractionsSeconds <= 15,
 		fmt.Sprintf("%.0f interactions/s; whole seed %.1f s; %s", float64(cached.Seed.Interactions)/cached.Seed.InteractionsSeconds,
 			cached.Seed.ElapsedSeconds, when))
-	fileRatio := float64(cached.Seed.FileBytes) / float64(cached.RecordValueBytes)
+	values := store.RecordValueBytes(sizes)
+	fileRatio := float64(cached.Seed.FileBytes) / float64(values)
 	r.line("P11", "  file size / raw record value bytes", fmt.Sprintf("%.2f", fileRatio), "≤ 1.6", fileRatio <= 1.6,
-		fmt.Sprintf("file %s, record values %s, index keys %s", mib(cached.Seed.FileBytes), mib(cached.RecordValueBytes), mib(cached.IndexKeyBytes)))
+		fmt.Sprintf("file %s, record values %s (per bucket below)", mib(cached.Seed.FileBytes), mib(values)))
 
 	// P13 under load (before the restart, on the warm daemon).
 	load, err := smtpLoad(ctx, api, d, smtpbench, o)
@@ -282,6 +285,7 @@ func run(ctx context.Context, o options) error {
 		fmt.Sprintf("at the end %s; VmRSS peak %s; %s msgs/s, %d logged", mib(load.end.anon), mib(load.peak.rss), load.rate, load.logged))
 
 	r.summary()
+	r.buckets(sizes)
 	note("results written to %s", outPath)
 	return nil
 }
@@ -290,13 +294,11 @@ func run(ctx context.Context, o options) error {
 
 // cache is a seeded database kept between runs, with what is known of it.
 type cache struct {
-	dir              string
-	fresh            bool // seeded in this run
-	Seed             seed.Summary
-	Token            string // an admin API token
-	SeededAt         time.Time
-	RecordValueBytes int64
-	IndexKeyBytes    int64
+	dir      string
+	fresh    bool // seeded in this run
+	Seed     seed.Summary
+	Token    string // an admin API token
+	SeededAt time.Time
 }
 
 func (c *cache) dbPath() string { return filepath.Join(c.dir, "data", "touchpoint.db") }
@@ -343,23 +345,7 @@ func seeded(ctx context.Context, bin string, o options) (*cache, error) {
 	}
 	c.Token = strings.TrimSpace(string(tok))
 
-	note("summing record and index bytes")
-	s, err := store.Open(c.dbPath(), store.Options{ReadOnly: true})
-	if err != nil {
-		return nil, err
-	}
-	sizes, err := s.Sizes()
-	s.Close()
-	if err != nil {
-		return nil, err
-	}
-	c.RecordValueBytes = store.RecordValueBytes(sizes)
-	for _, bs := range sizes {
-		if bs.Index {
-			c.IndexKeyBytes += bs.KeyBytes
-		}
-	}
-
+	c.Seed.Path = filepath.Join(dir, "data", "touchpoint.db")
 	raw, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return nil, err
@@ -410,18 +396,24 @@ func matches(f store.Filter, ia *store.Interaction) bool {
 		slices.Contains(ia.OwnerIDs, f.OwnerIDs[0])
 }
 
-// fullScan finds every match of f by reading every interaction, n times,
-// and returns the median time and the number of matches (checked against
-// the indexed plan).
-func fullScan(path string, f store.Filter, n int) (time.Duration, int, error) {
+// offline opens the database file read-only and returns what needs the
+// daemon stopped: the median time of n full scans finding every match of
+// f by reading every interaction, the number of matches (checked against
+// the indexed plan), and the bytes of each bucket.
+func offline(path string, f store.Filter, n int) (time.Duration, int, []store.BucketSize, error) {
 	s, err := store.Open(path, store.Options{ReadOnly: true})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	defer s.Close()
+	note("summing each bucket's bytes")
+	sizes, err := s.Sizes()
+	if err != nil {
+		return 0, 0, nil, err
+	}
 	indexed := 0
 	if err := s.ExportInteractions(f, func(*store.Interaction, []*store.Contact) error { indexed++; return nil }); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	var times []time.Duration
 	for i := range n {
@@ -435,15 +427,15 @@ func fullScan(path string, f store.Filter, n int) (time.Duration, int, error) {
 			return nil
 		})
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, nil, err
 		}
 		times = append(times, time.Since(start))
 		if found != indexed {
-			return 0, 0, fmt.Errorf("full scan finds %d matches, the indexed filter %d", found, indexed)
+			return 0, 0, nil, fmt.Errorf("full scan finds %d matches, the indexed filter %d", found, indexed)
 		}
 	}
 	slices.Sort(times)
-	return times[len(times)/2], indexed, nil
+	return times[len(times)/2], indexed, sizes, nil
 }
 
 // ---- the daemon --------------------------------------------------------------------
@@ -883,7 +875,18 @@ type report struct {
 	lines []line
 }
 
-func (r *report) header(root string, o options, c *cache) {
+// revision is the tree's git revision, +dirty when the code differs.
+func revision(root string) string {
+	rev, _ := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	dirty, _ := exec.Command("git", "-C", root, "status", "--porcelain", "--", "cmd", "store", "web", "seed", "ingest", "matcher", "bench").Output()
+	rv := strings.TrimSpace(string(rev))
+	if len(dirty) > 0 {
+		rv += "+dirty"
+	}
+	return rv
+}
+
+func (r *report) header(rv string, o options, c *cache) {
 	model := "unknown CPU"
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for l := range strings.Lines(string(b)) {
@@ -894,12 +897,6 @@ func (r *report) header(root string, o options, c *cache) {
 		}
 	}
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	rev, _ := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
-	dirty, _ := exec.Command("git", "-C", root, "status", "--porcelain", "--", "cmd", "store", "web", "seed", "ingest", "matcher").Output()
-	rv := strings.TrimSpace(string(rev))
-	if len(dirty) > 0 {
-		rv += "+dirty"
-	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(r.w, "== touchpoint scale benchmark (issue 7, P6-P13) %s\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(r.w, "host: %d cpus, %s, kernel %s, %s; load average at start %s\n", runtime.NumCPU(), model,
@@ -933,6 +930,22 @@ func (r *report) summary() {
 		}
 	}
 	fmt.Fprintf(r.w, "\n== %d of %d lines met their target\n", pass, len(r.lines))
+}
+
+// buckets prints the buckets holding at least 1 MiB of pages: where the
+// file's bytes go.
+func (r *report) buckets(sizes []store.BucketSize) {
+	fmt.Fprintf(r.w, "\n== buckets (P11): bytes of keys and values as encoded, pages allocated, fill = in use / pages\n")
+	fmt.Fprintf(r.w, "%-18s %10s %12s %12s %12s %6s\n", "bucket", "keys", "key bytes", "value bytes", "pages", "fill")
+	sizes = slices.Clone(sizes)
+	slices.SortFunc(sizes, func(a, b store.BucketSize) int { return int(b.PageBytes - a.PageBytes) })
+	for _, bs := range sizes {
+		if bs.PageBytes < 1<<20 {
+			continue
+		}
+		fmt.Fprintf(r.w, "%-18s %10d %12s %12s %12s %5.0f%%\n", bs.Name, bs.Keys, mib(bs.KeyBytes), mib(bs.ValueBytes),
+			mib(bs.PageBytes), 100*float64(bs.InuseBytes)/float64(bs.PageBytes))
+	}
 }
 
 func verdict(pass bool) string {
