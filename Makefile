@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/touchpoint
 
-.PHONY: build run test test-short lint fuzz fuzz-short soak bench deps clean
+.PHONY: build run test test-short lint fuzz fuzz-short soak bench bench-scale deps clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/touchpoint
@@ -53,10 +53,19 @@ fuzz:
 fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=10000x FUZZMIN=500x
 
-## bench: store benchmarks at 100k (and 1M with TOUCHPOINT_BENCH_1M=1); results in bench/results/
+## bench: store benchmarks at 100k (and 1M with TOUCHPOINT_BENCH_1M=1), then
+## bench-scale; results in bench/results/. SMTP ingest (P1-P5) is bench/smtp.sh.
 bench:
 	@mkdir -p bench/results
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 -timeout 60m ./store ./web | tee bench/results/latest.txt
+	@$(MAKE) --no-print-directory bench-scale
+
+## bench-scale: issue 7's P6-P13 against the real daemon over HTTP, 100k contacts
+## and 1M interactions (QUICK=1: 5k and 100k); SCALE_FLAGS adds flags (go run ./bench/scale -h)
+QUICK       ?=
+SCALE_FLAGS ?=
+bench-scale:
+	$(GO) run ./bench/scale $(if $(QUICK),-quick) $(SCALE_FLAGS)
 
 clean:
 	rm -rf bin

@@ -32,6 +32,9 @@ Usage:
   touchpoint restore BACKUP             put a backup in place of the database (daemon stopped;
                                         verified first, the old file kept aside)
   touchpoint compact [--keep-old]       rewrite the database into a smaller file (daemon stopped)
+  touchpoint seed --contacts N [--interactions M] [--seed S]
+                                        fill an empty database with synthetic data for demos
+                                        and benchmarks (daemon stopped)
   touchpoint mailbox test NAME          connect to an [[imap.mailbox]], log in, look at its
                                         folder and report (fetches and changes nothing)
   touchpoint config check               load and validate the configuration
@@ -115,6 +118,8 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return c.restore(ctx, rest)
 	case "compact":
 		return c.compact(ctx, rest)
+	case "seed":
+		return c.seedCmd(ctx, rest)
 	case "mailbox":
 		if len(rest) == 0 || rest[0] != "test" {
 			return usageError{"use: touchpoint mailbox test NAME"}
