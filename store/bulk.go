@@ -14,11 +14,16 @@ const appendMostlyFill = 0.9
 
 // putSorted puts keys (empty values) into bucket in key order: bbolt then
 // walks each leaf once instead of seeking back and forth. keys is sorted in
-// place.
+// place. Pages split full, except in ix_contact_time: its keys go to the
+// end of each contact's range, tens of thousands of places all over the
+// tree, and a page left full there splits again at the next insert
+// (measured: 47% page use, against 59% with bbolt's default).
 func putSorted(tx *bolt.Tx, bucket []byte, keys [][]byte) error {
 	slices.SortFunc(keys, bytes.Compare)
 	b := tx.Bucket(bucket)
-	b.FillPercent = appendMostlyFill
+	if !bytes.Equal(bucket, ixContactTime) {
+		b.FillPercent = appendMostlyFill
+	}
 	for _, k := range keys {
 		if err := b.Put(k, []byte{}); err != nil {
 			return err

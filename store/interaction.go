@@ -441,7 +441,13 @@ func (s *Store) CreateInteractions(ctx context.Context, items []*Interaction) er
 // each index bucket's entries sorted, so every leaf is visited once per
 // batch rather than once per entry.
 func putInteractions(tx *bolt.Tx, items []*Interaction) error {
-	byBucket := map[string][][]byte{}
+	byBucket := map[string][][]byte{
+		// Room for the usual counts, so the slices do not grow by copying.
+		string(ixWord):        make([][]byte, 0, 32*len(items)),
+		string(ixContactTime): make([][]byte, 0, 2*len(items)),
+		string(ixOwner):       make([][]byte, 0, 2*len(items)),
+		string(ixAction):      make([][]byte, 0, 2*len(items)),
+	}
 	for _, ia := range items {
 		for _, e := range append(interactionIndex(ia), wordEntries(ia)...) {
 			byBucket[string(e.bucket)] = append(byBucket[string(e.bucket)], e.key)

@@ -100,8 +100,21 @@ func (f *Filter) plan(tx *bolt.Tx, lo uint64, hi hit) (driver term, checks []ter
 			}
 			continue
 		}
-		if n := probe(tx, t, lo, hi); best < 0 || n < bestN {
+		if n := probe(tx, t, lo, hi, probeCap); best < 0 || n < bestN {
 			best, bestN = i, n
+		}
+	}
+	if bestN == probeCap {
+		// Every term is common at first sight: a rare word under several
+		// common filters still drives far better than the first filter,
+		// so look further.
+		bestN = probeCapMore
+		for i, t := range all {
+			if !t.neg {
+				if n := probe(tx, t, lo, hi, probeCapMore); n < bestN {
+					best, bestN = i, n
+				}
+			}
 		}
 	}
 	if best < 0 {
@@ -110,15 +123,19 @@ func (f *Filter) plan(tx *bolt.Tx, lo uint64, hi hit) (driver term, checks []ter
 	return all[best], append(all[:best:best], all[best+1:]...)
 }
 
-// probeCap bounds the entries counted per term when planning: a term with
-// more is common enough that any such term drives well.
-const probeCap = 2000
+// probeCap bounds the entries counted per term when planning; when every
+// term reaches it, they are counted again up to probeCapMore (about a
+// millisecond each).
+const (
+	probeCap     = 2000
+	probeCapMore = 50_000
+)
 
-// probe counts t's entries between lo and hi, up to probeCap.
-func probe(tx *bolt.Tx, t term, lo uint64, hi hit) int {
+// probe counts t's entries between lo and hi, up to max.
+func probe(tx *bolt.Tx, t term, lo uint64, hi hit, max int) int {
 	w := newWalker(tx, t, lo, hi)
 	n := 0
-	for ; n < probeCap; n++ {
+	for ; n < max; n++ {
 		if _, ok := w.next(); !ok {
 			break
 		}
