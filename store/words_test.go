@@ -426,3 +426,39 @@ func countPending(s *Store) int {
 	})
 	return n
 }
+
+// TestCheckFileBeforeWordIndex: a backup from before the word index (no
+// ix_word bucket) still verifies read-only, so it can be restored.
+func TestCheckFileBeforeWordIndex(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "t.db")
+	s, err := Open(path, Options{NoSync: true, PasswordCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustContact(t, s, Contact{Name: "Yossi"})
+	mustInteraction(t, s, Interaction{ContactIDs: []ID{c.ID}, Type: "Call", Title: "Brought an etrog"})
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{ixWord, ixWordVocab} {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bMeta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, 2))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := CheckFile(path); err != nil {
+		t.Errorf("CheckFile of a file from before the word index: %v", err)
+	}
+	s, err = Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if items, _, err := s.ListInteractions(Filter{Text: []string{"etrog"}}, 10, ""); err != nil || len(items) != 1 {
+		t.Errorf("free text on the old file, read-only = %d items, %v; want 1", len(items), err)
+	}
+}
