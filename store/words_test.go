@@ -341,11 +341,7 @@ func TestCheckFindsWordIndexDamage(t *testing.T) {
 // batches, and resumes after an interrupted build.
 func TestWordIndexMigration(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "t.db")
-	s, err := Open(path, Options{NoSync: true, PasswordCost: bcrypt.MinCost})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, s := openAt(t)
 	r := rand.New(rand.NewPCG(9, 9))
 	c := mustContact(t, s, Contact{Name: "Yossi"})
 	u := mustUser(t, s, "Sarah", "sarah@org.org", RoleStaff)
@@ -355,14 +351,6 @@ func TestWordIndexMigration(t *testing.T) {
 	want := matchIDs(t, s, Filter{Text: []string{"fund"}}, 50)
 	if len(want) == 0 {
 		t.Fatal("no interaction holds fund: the test data changed")
-	}
-	downgrade := func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{ixWord, ixWordVocab} {
-			if err := tx.DeleteBucket(b); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bMeta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, 2))
 	}
 	if err := s.db.Update(downgrade); err != nil {
 		t.Fatal(err)
@@ -392,7 +380,7 @@ func TestWordIndexMigration(t *testing.T) {
 	})
 	s.Close()
 
-	s, err = Open(path, Options{NoSync: true, PasswordCost: bcrypt.MinCost})
+	s, err := Open(path, Options{NoSync: true, PasswordCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -431,29 +419,17 @@ func countPending(s *Store) int {
 // ix_word bucket) still verifies read-only, so it can be restored.
 func TestCheckFileBeforeWordIndex(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "t.db")
-	s, err := Open(path, Options{NoSync: true, PasswordCost: bcrypt.MinCost})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, s := openAt(t)
 	c := mustContact(t, s, Contact{Name: "Yossi"})
 	mustInteraction(t, s, Interaction{ContactIDs: []ID{c.ID}, Type: "Call", Title: "Brought an etrog"})
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{ixWord, ixWordVocab} {
-			if err := tx.DeleteBucket(b); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bMeta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, 2))
-	})
-	if err != nil {
+	if err := s.db.Update(downgrade); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	if err := CheckFile(path); err != nil {
 		t.Errorf("CheckFile of a file from before the word index: %v", err)
 	}
-	s, err = Open(path, Options{ReadOnly: true})
+	s, err := Open(path, Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,4 +437,27 @@ func TestCheckFileBeforeWordIndex(t *testing.T) {
 	if items, _, err := s.ListInteractions(Filter{Text: []string{"etrog"}}, 10, ""); err != nil || len(items) != 1 {
 		t.Errorf("free text on the old file, read-only = %d items, %v; want 1", len(items), err)
 	}
+}
+
+// openAt opens a store in a fresh file, returning its path too; the caller
+// closes it.
+func openAt(t *testing.T) (string, *Store) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "t.db")
+	s, err := Open(path, Options{NoSync: true, PasswordCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, s
+}
+
+// downgrade makes the file look as it was before the word index: schema 2,
+// no word buckets.
+func downgrade(tx *bolt.Tx) error {
+	for _, b := range [][]byte{ixWord, ixWordVocab} {
+		if err := tx.DeleteBucket(b); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bMeta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, 2))
 }
