@@ -335,8 +335,7 @@ func BenchmarkFreeText(b *testing.B) {
 			f.Text = []string{seed.RareWord}
 			firstPage(b, d, f, 0)
 		})
-		// Two letters: below what the index answers, so every record is
-		// read when nothing matches.
+		// Two letters, in no word: the shortest run the index answers.
 		b.Run("word=short-absent", func(b *testing.B) {
 			firstPage(b, d, store.Filter{Text: []string{"qz"}}, 0)
 		})

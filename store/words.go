@@ -31,7 +31,7 @@ import (
 // shorter than minWordLen, or contained in a stop word, says nothing the
 // index can answer; a term without a usable run is left to that check alone.
 const (
-	minWordLen   = 3
+	minWordLen   = 2
 	maxWordLen   = 64
 	maxWordsPer  = 256
 	maxExpansion = 64 // vocab words one run may expand to before it is left to the scan
@@ -111,6 +111,9 @@ var stopWords = []string{
 	"for", "from", "had", "has", "have", "her", "him", "his", "not", "net",
 	"org", "our", "she", "that", "the", "their", "them", "there", "they",
 	"this", "was", "were", "will", "with", "www", "you", "your",
+	"am", "an", "as", "at", "be", "by", "co", "do", "go", "he", "if", "in",
+	"is", "it", "me", "my", "no", "of", "on", "or", "re", "so", "to", "up",
+	"us", "we",
 }
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }

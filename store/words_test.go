@@ -25,11 +25,11 @@ func TestIndexWords(t *testing.T) {
 		overflow bool
 	}{
 		{"split and lowercased", Interaction{Title: "Call with DAVID re: the Etrog-box", Details: "etrog, etrog!"}, "[box call david etrog]", false},
-		{"short and stop words left out", Interaction{Title: "We met at the shul and it was ok"}, "[met shul]", false},
+		{"short and stop words left out", Interaction{Title: "We met at the shul and it was ok"}, "[met ok shul]", false},
 		{"every text field", Interaction{Location: "Café Nova", Address: "12 Main Street", Email: &Email{
 			From: "dina.levy@northbridge.co.uk", To: []string{"sarah@staff.org"}, Cc: []string{"ari@x.io"},
 			Attachments: []Attachment{{Name: "invoice-1234.pdf"}}}},
-			"[1234 ari café dina invoice levy main northbridge nova pdf sarah staff street]", false},
+			"[12 1234 ari café dina invoice io levy main northbridge nova pdf sarah staff street uk]", false},
 		{"digits and letters", Interaction{Details: "room 101b, zip 10950"}, "[101b 10950 room zip]", false},
 		{"a word too long", Interaction{Details: "see " + strings.Repeat("x", maxWordLen+1)}, "[]", true},
 		{"too many words", Interaction{Details: manyWords(maxWordsPer + 1)}, "[]", true},
@@ -60,7 +60,9 @@ func TestQueryRuns(t *testing.T) {
 		{"an Etrog box", "[etrog box]"},
 		{"the", "[]"}, // a stop word
 		{"hat", "[]"}, // inside "that"
-		{"ab", "[]"},  // too short
+		{"ab", "[]"},  // inside "about"
+		{"qz", "[qz]"},
+		{"q", "[]"}, // too short
 		{"dina.levy@northbridge", "[dina levy northbridge]"},
 		{"x-ray x-ray", "[ray]"},
 	}
@@ -195,7 +197,7 @@ func TestWordIndexMatchesScan(t *testing.T) {
 		{"northbridge"}, {"dina.levy@"}, {"user3@staff"}, {".pdf"}, {"conference room"},
 		{"etrog", "lulav"}, {"sukkah", "fund"}, {"fund refund"}, {"class", "rabbi"},
 		{strings.Repeat("z", maxWordLen+1)}, {"zzzz"}, {"bar mitzvah"}, {"r mitz"},
-		{"yahrzeit", "xylophone"}, {"\nvisit"}, {", the"},
+		{"yahrzeit", "xylophone"}, {"\nvisit"}, {", the"}, {"qz"}, {"ny"}, {"zz"}, {"b,"}, {"10"},
 	}
 	for i := range 60 {
 		// Random fragments of stored text.
