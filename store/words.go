@@ -28,8 +28,9 @@ import (
 // matching record, so w contains r: the records under the vocab words
 // containing r (and the overflow list) are a superset of the matches. The
 // substring check on the decoded record keeps the results exact. A run
-// shorter than minWordLen, or contained in a stop word, says nothing the
-// index can answer; a term without a usable run is left to that check alone.
+// shorter than minWordLen, of two digits, or contained in a stop word says
+// nothing the index can answer; a term without a usable run is left to that
+// check alone.
 const (
 	minWordLen   = 2
 	maxWordLen   = 64
@@ -118,6 +119,13 @@ var stopWords = []string{
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
+// twoDigits reports a two-digit word ("10", "47"): too common in mail
+// (times, dates, line numbers) to index, like a stop word; two-byte words
+// with a letter ("ny", "uk") are indexed.
+func twoDigits(w string) bool {
+	return len(w) == 2 && '0' <= w[0] && w[0] <= '9' && '0' <= w[1] && w[1] <= '9'
+}
+
 // textFields are the strings free text searches, in matchText's order.
 func textFields(ia *Interaction, fn func(string)) {
 	fn(ia.Title)
@@ -180,7 +188,7 @@ func indexWords(ia *Interaction) (words []string, overflow bool) {
 func appendWords(words []string, s string) ([]string, bool) {
 	add := func(w string) bool {
 		switch {
-		case len(w) < minWordLen, stopWordSet[w]:
+		case len(w) < minWordLen, stopWordSet[w], twoDigits(w):
 		case len(w) > maxWordLen:
 			return false
 		default:
@@ -290,7 +298,7 @@ func wordKeys(entries []indexEntry) [][]byte {
 func queryRuns(text string) []string {
 	var out []string
 	for _, r := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !isWordRune(r) }) {
-		if len(r) < minWordLen || slices.ContainsFunc(stopWords, func(s string) bool { return strings.Contains(s, r) }) {
+		if len(r) < minWordLen || twoDigits(r) || slices.ContainsFunc(stopWords, func(s string) bool { return strings.Contains(s, r) }) {
 			continue
 		}
 		if !slices.Contains(out, r) {
