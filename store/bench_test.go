@@ -221,6 +221,17 @@ func BenchmarkSeed(b *testing.B) {
 			b.ReportMetric(meta.Duration.Seconds(), "seed-s")
 			b.ReportMetric(float64(meta.Result.Interactions)/meta.Duration.Seconds(), "interactions/s")
 			b.ReportMetric(float64(meta.Bytes)/(1<<20), "file-MB")
+			s, err := store.Open(path, store.Options{ReadOnly: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			raw, err := s.RawValueBytes()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(raw)/(1<<20), "raw-MB")
+			b.ReportMetric(float64(meta.Bytes)/float64(raw), "file/raw")
 		})
 	}
 }
@@ -307,6 +318,26 @@ func BenchmarkFreeText(b *testing.B) {
 		})
 		b.Run("word=absent", func(b *testing.B) {
 			firstPage(b, d, store.Filter{Text: []string{"xylophone"}}, 0)
+		})
+		// Inside words: "draise" (fundraiser), a phrase, two terms.
+		b.Run("word=fragment", func(b *testing.B) {
+			firstPage(b, d, store.Filter{Text: []string{"draise"}}, store.DefaultLimit)
+		})
+		b.Run("word=phrase", func(b *testing.B) {
+			firstPage(b, d, store.Filter{Text: []string{"brought an " + seed.RareWord}}, store.DefaultLimit)
+		})
+		b.Run("word=two", func(b *testing.B) {
+			firstPage(b, d, store.Filter{Text: []string{seed.RareWord, "invoice"}}, 0)
+		})
+		b.Run("word=rare+filter", func(b *testing.B) {
+			f := d.combined()
+			f.From = time.Time{}
+			f.Text = []string{seed.RareWord}
+			firstPage(b, d, f, 0)
+		})
+		// Two letters, in no word: the shortest run the index answers.
+		b.Run("word=short-absent", func(b *testing.B) {
+			firstPage(b, d, store.Filter{Text: []string{"qz"}}, 0)
 		})
 	})
 }

@@ -28,6 +28,8 @@ var (
 	ixAction      = []byte("ix_action")       // lower(action) 0x00 t | id
 	ixOwner       = []byte("ix_owner")        // owner id | t | id
 	ixSource      = []byte("ix_source")       // source 0x00 t | id
+	ixWord        = []byte("ix_word")         // text word 0x00 t | id (store/words.go)
+	ixWordVocab   = []byte("ix_word_vocab")   // text word → ∅, the words in ix_word
 
 	// Mail.
 	bRaw            = []byte("raw")               // id → raw message
@@ -59,7 +61,7 @@ var allBuckets = [][]byte{
 	bMeta, bContacts, bUsers, bTokens, bInteractions, bVocab,
 	ixContactEmail, ixContactDomain, ixContactWord, ixContactName, ixOrgMember,
 	ixUserEmail, ixUserAddr, ixTokenHash,
-	ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource,
+	ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource, ixWord, ixWordVocab,
 	bRaw, bUnmatched, ixDedupe, ixUnmatched, ixUnmatchedAddr, bMailboxes,
 	bSessions,
 	bCampaigns, ixCampaignExt, ixCampaignRcpt, ixCampaignContact,

@@ -18,8 +18,23 @@ func (s *Store) Check() error {
 			errs = append(errs, err)
 		}
 		want := map[string]map[string]string{} // bucket → key → value
+		// ix_word is checked without holding its keys (tens of millions at
+		// a million interactions): every entry the records imply must be
+		// there, and the bucket must hold no more than that many.
+		words := tx.Bucket(ixWord)
+		wordN, vocab := 0, map[string]bool{}
 		add := func(entries []indexEntry) {
 			for _, e := range entries {
+				if bytes.Equal(e.bucket, ixWord) {
+					wordN++
+					if w := wordOf(e.key); !isMarker(w) {
+						vocab[string(w)] = true
+					}
+					if words.Get(e.key) == nil {
+						errs = append(errs, fmt.Errorf("%s: missing entry %x", ixWord, e.key))
+					}
+					continue
+				}
 				m := want[string(e.bucket)]
 				if m == nil {
 					m = map[string]string{}
@@ -58,7 +73,10 @@ func (s *Store) Check() error {
 				if err != nil {
 					return nil, err
 				}
-				return interactionIndex(ia), nil
+				if words == nil {
+					return interactionIndex(ia), nil
+				}
+				return append(interactionIndex(ia), storedWordEntries(tx, ia)...), nil
 			}},
 		}
 		for _, r := range records {
@@ -96,6 +114,28 @@ func (s *Store) Check() error {
 			if n != len(m) {
 				errs = append(errs, fmt.Errorf("%s: %d entries, records imply %d", b, n, len(m)))
 			}
+		}
+		if words == nil {
+			// A file from before the word index, opened read-only (a
+			// backup being restored): the next read-write open builds it.
+			return nil
+		}
+		if n := words.Stats().KeyN; n != wordN {
+			errs = append(errs, fmt.Errorf("%s: %d entries, records imply %d", ixWord, n, wordN))
+		}
+		n := 0
+		err := tx.Bucket(ixWordVocab).ForEach(func(k, _ []byte) error {
+			n++
+			if !vocab[string(k)] {
+				errs = append(errs, fmt.Errorf("%s: stray word %q", ixWordVocab, k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if n != len(vocab) {
+			errs = append(errs, fmt.Errorf("%s: %d words, records imply %d", ixWordVocab, n, len(vocab)))
 		}
 		return nil
 	})

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -284,6 +285,42 @@ func interactionIndex(ia *Interaction) []indexEntry {
 	return out
 }
 
+// wordEntries lists ia's ix_word entries (store/words.go), kept apart from
+// interactionIndex because an interaction written alone has a pending
+// entry instead until the next flush.
+func wordEntries(ia *Interaction) []indexEntry {
+	words, overflow := indexWords(ia)
+	if overflow {
+		words = []string{overflowWord}
+	}
+	// One allocation for all the keys: a message has dozens of words.
+	n := 0
+	for _, w := range words {
+		n += len(w) + 17
+	}
+	buf := make([]byte, 0, n)
+	out := make([]indexEntry, len(words))
+	t := timeKey(ia.OccurredAt)
+	for i, w := range words {
+		start := len(buf)
+		buf = append(buf, w...)
+		buf = append(buf, 0)
+		buf = binary.BigEndian.AppendUint64(buf, t)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(ia.ID))
+		out[i] = indexEntry{ixWord, buf[start:len(buf):len(buf)], nil}
+	}
+	return out
+}
+
+// storedWordEntries is what ix_word holds for a stored interaction: its
+// pending entry, or its words.
+func storedWordEntries(tx *bolt.Tx, ia *Interaction) []indexEntry {
+	if pk := pendingKey(ia); tx.Bucket(ixWord).Get(pk) != nil {
+		return []indexEntry{{ixWord, pk, nil}}
+	}
+	return wordEntries(ia)
+}
+
 func getInteraction(tx *bolt.Tx, id ID) (*Interaction, error) {
 	v := tx.Bucket(bInteractions).Get(id.key())
 	if v == nil {
@@ -293,19 +330,49 @@ func getInteraction(tx *bolt.Tx, id ID) (*Interaction, error) {
 }
 
 func putInteraction(tx *bolt.Tx, ia, old *Interaction) error {
-	if old != nil {
-		if err := deleteIndex(tx, interactionIndex(old)); err != nil {
+	add := interactionIndex(ia)
+	var del []indexEntry
+	if old == nil {
+		// A new interaction's words wait for the next flush (store/words.go).
+		add = append(add, indexEntry{ixWord, pendingKey(ia), nil})
+	} else {
+		add = append(add, wordEntries(ia)...)
+		del = append(interactionIndex(old), storedWordEntries(tx, old)...)
+		// Only what changed: an edit that keeps the text rewrites no
+		// word pages.
+		same := make(map[string]bool, len(del))
+		for _, e := range del {
+			same[string(e.bucket)+"\xff"+string(e.key)] = true
+		}
+		var keep []indexEntry
+		for _, e := range add {
+			if k := string(e.bucket) + "\xff" + string(e.key); same[k] {
+				delete(same, k)
+			} else {
+				keep = append(keep, e)
+			}
+		}
+		add = keep
+		del = slices.DeleteFunc(del, func(e indexEntry) bool { return !same[string(e.bucket)+"\xff"+string(e.key)] })
+		if err := deleteIndex(tx, del); err != nil {
 			return err
 		}
 	}
-	if err := putIndex(tx, interactionIndex(ia)); err != nil {
+	if err := putIndex(tx, add); err != nil {
+		return err
+	}
+	if err := syncVocab(tx, wordKeys(add), wordKeys(del)); err != nil {
 		return err
 	}
 	return tx.Bucket(bInteractions).Put(ia.ID.key(), ia.encode())
 }
 
 func deleteInteraction(tx *bolt.Tx, ia *Interaction) error {
-	if err := deleteIndex(tx, interactionIndex(ia)); err != nil {
+	entries := append(interactionIndex(ia), storedWordEntries(tx, ia)...)
+	if err := deleteIndex(tx, entries); err != nil {
+		return err
+	}
+	if err := syncVocab(tx, nil, wordKeys(entries)); err != nil {
 		return err
 	}
 	return tx.Bucket(bInteractions).Delete(ia.ID.key())
@@ -365,12 +432,42 @@ func (s *Store) CreateInteractions(ctx context.Context, items []*Interaction) er
 			if err := ia.resolve(tx); err != nil {
 				return err
 			}
-			if err := putInteraction(tx, ia, nil); err != nil {
-				return err
-			}
 		}
-		return nil
+		return putInteractions(tx, items)
 	})
+}
+
+// putInteractions stores new interactions: the records in id order, then
+// each index bucket's entries sorted, so every leaf is visited once per
+// batch rather than once per entry.
+func putInteractions(tx *bolt.Tx, items []*Interaction) error {
+	byBucket := map[string][][]byte{
+		// Room for the usual counts, so the slices do not grow by copying.
+		string(ixWord):        make([][]byte, 0, 32*len(items)),
+		string(ixContactTime): make([][]byte, 0, 2*len(items)),
+		string(ixOwner):       make([][]byte, 0, 2*len(items)),
+		string(ixAction):      make([][]byte, 0, 2*len(items)),
+	}
+	for _, ia := range items {
+		for _, e := range append(interactionIndex(ia), wordEntries(ia)...) {
+			byBucket[string(e.bucket)] = append(byBucket[string(e.bucket)], e.key)
+		}
+	}
+	for name, keys := range byBucket {
+		if err := putSorted(tx, []byte(name), keys); err != nil {
+			return err
+		}
+	}
+	if err := syncVocab(tx, distinctWords(byBucket[string(ixWord)]), nil); err != nil {
+		return err
+	}
+	b := tx.Bucket(bInteractions)
+	for _, ia := range items {
+		if err := b.Put(ia.ID.key(), ia.encode()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // UpdateInteraction applies edit to the stored interaction and saves it.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -8,11 +9,19 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// migrations run in order, each once, inside the transaction that opens the
-// database; meta/schema_version records how many have run. Append only.
-var migrations = []func(tx *bolt.Tx, now time.Time) error{
+// migration is one step of the schema. tx runs in one transaction with the
+// version bump; batched, for steps over every record, runs its own
+// transactions (resuming after a crash) before a last one bumps the version.
+type migration struct {
+	tx      func(tx *bolt.Tx, now time.Time) error
+	batched func(db *bolt.DB) error
+}
+
+// migrations run in order, each once, when the database is opened;
+// meta/schema_version records how many have run. Append only.
+var migrations = []migration{
 	// 1: the default interaction types and actions.
-	func(tx *bolt.Tx, now time.Time) error {
+	{tx: func(tx *bolt.Tx, now time.Time) error {
 		for _, t := range DefaultTypes {
 			if err := putVocab(tx, VocabType, t); err != nil {
 				return err
@@ -24,14 +33,16 @@ var migrations = []func(tx *bolt.Tx, now time.Time) error{
 			}
 		}
 		return nil
-	},
+	}},
 	// 2: the Message-ID index became the dedupe index (ix_dedupe).
-	func(tx *bolt.Tx, now time.Time) error {
+	{tx: func(tx *bolt.Tx, now time.Time) error {
 		if tx.Bucket([]byte("ix_message_id")) != nil {
 			return tx.DeleteBucket([]byte("ix_message_id"))
 		}
 		return nil
-	},
+	}},
+	// 3: the free-text word index (ix_word, ix_word_vocab).
+	{batched: func(db *bolt.DB) error { return buildWordIndex(db, wordIndexBatch) }},
 }
 
 var keySchemaVersion = []byte("schema_version")
@@ -39,22 +50,98 @@ var keySchemaVersion = []byte("schema_version")
 // SchemaVersion is the version a database has after Open.
 func SchemaVersion() int { return len(migrations) }
 
-func migrate(tx *bolt.Tx, now time.Time) error {
-	meta := tx.Bucket(bMeta)
+func schemaVersion(tx *bolt.Tx) uint64 {
+	if v := tx.Bucket(bMeta).Get(keySchemaVersion); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// migrate runs the pending migrations, each in its own transactions, so a
+// migration over every record does not hold them all in one.
+func migrate(db *bolt.DB, now time.Time) error {
 	var have uint64
-	if v := meta.Get(keySchemaVersion); len(v) == 8 {
-		have = binary.BigEndian.Uint64(v)
+	if err := db.View(func(tx *bolt.Tx) error { have = schemaVersion(tx); return nil }); err != nil {
+		return err
 	}
 	if have > uint64(len(migrations)) {
 		return fmt.Errorf("database schema version %d is newer than this binary knows (%d): upgrade touchpoint", have, len(migrations))
 	}
 	for i := have; i < uint64(len(migrations)); i++ {
-		if err := migrations[i](tx, now); err != nil {
-			return fmt.Errorf("migration %d: %w", i+1, err)
+		m := migrations[i]
+		if m.batched != nil {
+			if err := m.batched(db); err != nil {
+				return fmt.Errorf("migration %d: %w", i+1, err)
+			}
 		}
-		if err := meta.Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, i+1)); err != nil {
-			return fmt.Errorf("record schema version: %w", err)
+		err := db.Update(func(tx *bolt.Tx) error {
+			if m.tx != nil {
+				if err := m.tx(tx, now); err != nil {
+					return fmt.Errorf("migration %d: %w", i+1, err)
+				}
+			}
+			if err := tx.Bucket(bMeta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, i+1)); err != nil {
+				return fmt.Errorf("record schema version: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// keyWordIndexDone is the last interaction id buildWordIndex has indexed,
+// so a build cut short resumes there.
+var keyWordIndexDone = []byte("word_index_done")
+
+// wordIndexBatch is how many interactions one transaction of the build
+// indexes: a few hundred thousand word entries, sorted, then put.
+const wordIndexBatch = 20_000
+
+// buildWordIndex indexes the words of every interaction, batch at a time,
+// each batch committed with its resume point. Putting an entry twice (after
+// a crash) is harmless.
+func buildWordIndex(db *bolt.DB, batch int) error {
+	for {
+		done := false
+		err := db.Update(func(tx *bolt.Tx) error {
+			meta := tx.Bucket(bMeta)
+			c := tx.Bucket(bInteractions).Cursor()
+			var k, v []byte
+			if after := meta.Get(keyWordIndexDone); after != nil {
+				if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+					k, v = c.Next()
+				}
+			} else {
+				k, v = c.First()
+			}
+			var keys [][]byte
+			var last []byte
+			for n := 0; k != nil && n < batch; k, v = c.Next() {
+				ia, err := decodeInteraction(keyID(k), v)
+				if err != nil {
+					return fmt.Errorf("interaction %d: %w", keyID(k), err)
+				}
+				keys = append(keys, wordKeys(wordEntries(ia))...)
+				last = k
+				n++
+			}
+			done = k == nil
+			if err := putSorted(tx, ixWord, keys); err != nil {
+				return err
+			}
+			if err := syncVocab(tx, distinctWords(keys), nil); err != nil {
+				return err
+			}
+			if done {
+				return meta.Delete(keyWordIndexDone)
+			}
+			return meta.Put(keyWordIndexDone, bytes.Clone(last))
+		})
+		if err != nil || done {
+			return err
+		}
+	}
 }

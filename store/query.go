@@ -24,6 +24,9 @@ type Filter struct {
 	Text, NotText            []string  // every Text term must occur, no NotText term may
 	// None is set when a term could match nothing (an empty date range).
 	None bool
+	// noWordIndex makes free text read every candidate record, as before
+	// the word index: tests compare the two.
+	noWordIndex bool
 }
 
 // term is one indexed condition: the interaction's (t, id) must (or, when
@@ -73,21 +76,71 @@ func (f *Filter) terms() []term {
 }
 
 // plan picks the driver, the index walked in time order, and the checks made
-// on each candidate. The positive term with the fewest prefixes drives (the
-// first one on a tie: contact, owner, action, type, source); with none, the
-// time index drives.
-func (f *Filter) plan() (driver term, checks []term) {
+// on each candidate. Without free text, the positive term with the fewest
+// prefixes drives (the first one on a tie: contact, owner, action, type,
+// source); with none, the time index drives. Free text adds word terms
+// (store/words.go), whose size says nothing from the prefix count: then the
+// positive term with the fewest entries in the date range drives, counted
+// up to probeCap each.
+func (f *Filter) plan(tx *bolt.Tx, lo uint64, hi hit) (driver term, checks []term) {
 	all := f.terms()
-	best := -1
+	var words []term
+	if !f.noWordIndex {
+		words = f.wordTerms(tx)
+	}
+	all = append(all, words...)
+	best, bestN := -1, 0
 	for i, t := range all {
-		if !t.neg && (best < 0 || len(t.prefixes) < len(all[best].prefixes)) {
-			best = i
+		if t.neg {
+			continue
+		}
+		if len(words) == 0 {
+			if best < 0 || len(t.prefixes) < len(all[best].prefixes) {
+				best = i
+			}
+			continue
+		}
+		if n := probe(tx, t, lo, hi, probeCap); best < 0 || n < bestN {
+			best, bestN = i, n
+		}
+	}
+	if bestN == probeCap {
+		// Every term is common at first sight: a rare word under several
+		// common filters still drives far better than the first filter,
+		// so look further.
+		bestN = probeCapMore
+		for i, t := range all {
+			if !t.neg {
+				if n := probe(tx, t, lo, hi, probeCapMore); n < bestN {
+					best, bestN = i, n
+				}
+			}
 		}
 	}
 	if best < 0 {
 		return term{bucket: ixTime, prefixes: [][]byte{nil}}, all
 	}
 	return all[best], append(all[:best:best], all[best+1:]...)
+}
+
+// probeCap bounds the entries counted per term when planning; when every
+// term reaches it, they are counted again up to probeCapMore (about a
+// millisecond each).
+const (
+	probeCap     = 2000
+	probeCapMore = 50_000
+)
+
+// probe counts t's entries between lo and hi, up to max.
+func probe(tx *bolt.Tx, t term, lo uint64, hi hit, max int) int {
+	w := newWalker(tx, t, lo, hi)
+	n := 0
+	for ; n < max; n++ {
+		if _, ok := w.next(); !ok {
+			break
+		}
+	}
+	return n
 }
 
 // hit is one index position: an interaction's time key and id.
@@ -233,7 +286,7 @@ func (f *Filter) each(tx *bolt.Tx, cur *cursor, fn func(*Interaction) (bool, err
 	if cur != nil && (hit{cur.t, cur.id}).less(hi) {
 		hi = hit{cur.t, cur.id}
 	}
-	driver, checks := f.plan()
+	driver, checks := f.plan(tx, lo, hi)
 	w := newWalker(tx, driver, lo, hi)
 	items := tx.Bucket(bInteractions)
 	buf := make([]byte, 0, 96)

@@ -64,3 +64,13 @@ func RecordValueBytes(sizes []BucketSize) int64 {
 	}
 	return n
 }
+
+// RawValueBytes is RecordValueBytes of the whole database: the bytes of
+// data proper, against which the file size is judged (issue 7, P11).
+func (s *Store) RawValueBytes() (int64, error) {
+	sizes, err := s.Sizes()
+	if err != nil {
+		return 0, err
+	}
+	return RecordValueBytes(sizes), nil
+}

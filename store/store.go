@@ -124,17 +124,22 @@ func (s *Store) init() error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		if err := migrate(tx, s.now()); err != nil {
-			return err
-		}
-		// Ids must keep increasing across restarts even if the clock went back.
-		for _, b := range [][]byte{bContacts, bUsers, bTokens, bInteractions} {
-			if k, _ := tx.Bucket(b).Cursor().Last(); k != nil && keyID(k) > s.lastID {
-				s.lastID = keyID(k)
-			}
-		}
 		return nil
 	})
+	if err == nil {
+		err = migrate(s.db, s.now())
+	}
+	if err == nil {
+		err = s.db.View(func(tx *bolt.Tx) error {
+			// Ids must keep increasing across restarts even if the clock went back.
+			for _, b := range [][]byte{bContacts, bUsers, bTokens, bInteractions} {
+				if k, _ := tx.Bucket(b).Cursor().Last(); k != nil && keyID(k) > s.lastID {
+					s.lastID = keyID(k)
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("initialise database: %w", err)
 	}

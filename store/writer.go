@@ -107,7 +107,7 @@ func (s *Store) commit(batch []*writeReq) {
 				return err
 			}
 		}
-		return nil
+		return flushPendingWords(tx, pendingFlushAt)
 	})
 	if err == nil {
 		for _, r := range batch {
@@ -127,7 +127,10 @@ func (s *Store) commit(batch []*writeReq) {
 	for _, r := range batch {
 		r.done <- s.run(func(tx *bolt.Tx) error {
 			fillAppendOnly(tx)
-			return r.fn(tx)
+			if err := r.fn(tx); err != nil {
+				return err
+			}
+			return flushPendingWords(tx, pendingFlushAt)
 		})
 	}
 }

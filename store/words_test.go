@@ -1,0 +1,467 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestIndexWords(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		ia       Interaction
+		want     string
+		overflow bool
+	}{
+		{"split and lowercased", Interaction{Title: "Call with DAVID re: the Etrog-box", Details: "etrog, etrog!"}, "[box call david etrog]", false},
+		{"short and stop words left out", Interaction{Title: "We met at the shul and it was ok"}, "[met ok shul]", false},
+		{"every text field", Interaction{Location: "Café Nova", Address: "12 Main Street", Email: &Email{
+			From: "dina.levy@northbridge.co.uk", To: []string{"sarah@staff.org"}, Cc: []string{"ari@x.io"},
+			Attachments: []Attachment{{Name: "invoice-1234.pdf"}}}},
+			"[1234 ari café dina invoice io levy main northbridge nova pdf sarah staff street uk]", false},
+		{"digits and letters", Interaction{Details: "room 101b, zip 10950"}, "[101b 10950 room zip]", false},
+		{"a word too long", Interaction{Details: "see " + strings.Repeat("x", maxWordLen+1)}, "[]", true},
+		{"too many words", Interaction{Details: manyWords(maxWordsPer + 1)}, "[]", true},
+		{"as many words as allowed", Interaction{Details: manyWords(maxWordsPer) + " " + manyWords(maxWordsPer)}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			words, overflow := indexWords(&tt.ia)
+			if overflow != tt.overflow || tt.want != "" && fmt.Sprint(words) != tt.want {
+				t.Errorf("indexWords = %v, %v; want %s, %v", words, overflow, tt.want, tt.overflow)
+			}
+		})
+	}
+}
+
+func manyWords(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "w%04d ", i)
+	}
+	return b.String()
+}
+
+func TestQueryRuns(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ text, want string }{
+		{"etrog", "[etrog]"},
+		{"an Etrog box", "[etrog box]"},
+		{"the", "[]"}, // a stop word
+		{"hat", "[]"}, // inside "that"
+		{"ab", "[]"},  // inside "about"
+		{"qz", "[qz]"},
+		{"47", "[]"}, // two digits
+		{"3d", "[3d]"},
+		{"q", "[]"}, // too short
+		{"dina.levy@northbridge", "[dina levy northbridge]"},
+		{"x-ray x-ray", "[ray]"},
+	}
+	for _, tt := range tests {
+		if got := fmt.Sprint(queryRuns(tt.text)); got != tt.want {
+			t.Errorf("queryRuns(%q) = %s, want %s", tt.text, got, tt.want)
+		}
+	}
+}
+
+// textCorpus is small on purpose: words share substrings ("fund" in
+// "fundraiser" and "refund"), so expansions have several words.
+var textCorpus = strings.Fields(`fundraiser refund fund funding etrog etrogs lulav sukkah the and with about
+	that her there hospital hospitality visit visited revisit Shabbat shabbos dinner kiddush Café café naïve
+	invoice-2024 room-101b x-ray 10950 Brooklyn brook Main Street avenue rabbi rabbinic class classes classic
+	tuition assistance moving apartment yahrzeit bar mitzvah ÉCOLE école ok it we at`)
+
+func randomText(r *rand.Rand, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString([]string{" ", " ", " ", ", ", ".\n", "-", " — "}[r.IntN(7)])
+		}
+		b.WriteString(textCorpus[r.IntN(len(textCorpus))])
+	}
+	return b.String()
+}
+
+func randomInteraction(r *rand.Rand, contacts, owners []ID, base time.Time) Interaction {
+	ia := Interaction{
+		ContactIDs: []ID{contacts[r.IntN(len(contacts))]},
+		Type:       []string{"Call", "Visit", "Email", "Meeting"}[r.IntN(4)],
+		OwnerIDs:   []ID{owners[r.IntN(len(owners))]},
+		Title:      randomText(r, 1+r.IntN(6)),
+		OccurredAt: base.Add(time.Duration(r.IntN(90*24)) * time.Hour),
+	}
+	if r.IntN(4) > 0 {
+		ia.Details = randomText(r, r.IntN(40))
+	}
+	if r.IntN(5) == 0 {
+		ia.Location = "Conference room B"
+	}
+	if r.IntN(5) == 0 {
+		ia.Address = fmt.Sprintf("%d Main Street, Brooklyn NY", r.IntN(200))
+	}
+	if r.IntN(50) == 0 {
+		ia.Details += " " + strings.Repeat("z", maxWordLen+1+r.IntN(5)) // overflow
+	}
+	if ia.Type == "Email" {
+		ia.Email = &Email{From: "dina.levy@northbridge.co.uk", To: []string{fmt.Sprintf("user%d@staff.example.org", r.IntN(5))}}
+		if r.IntN(3) == 0 {
+			ia.Email.Attachments = []Attachment{{Name: fmt.Sprintf("invoice-%d.pdf", r.IntN(30))}}
+		}
+	}
+	return ia
+}
+
+// matchIDs pages through every match of f.
+func matchIDs(t *testing.T, s *Store, f Filter, limit int) []ID {
+	t.Helper()
+	items, _, err := listAll(s, f, limit)
+	if err != nil {
+		t.Fatalf("ListInteractions(%+v): %v", f, err)
+	}
+	return ids(items)
+}
+
+// TestWordIndexMatchesScan runs many free-text queries on a random store
+// with the word index and without it (every candidate record read): the
+// results, in order and across pages, must be the same.
+func TestWordIndexMatchesScan(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(7, 7))
+	var contacts, owners []ID
+	for i := range 5 {
+		contacts = append(contacts, mustContact(t, s, Contact{Name: fmt.Sprintf("Contact %d", i)}).ID)
+		owners = append(owners, mustUser(t, s, fmt.Sprintf("User %d", i), fmt.Sprintf("user%d@staff.example.org", i), RoleStaff).ID)
+	}
+	base := day("2026-01-01")
+	var items []*Interaction
+	for range 3 {
+		batch := make([]*Interaction, 200)
+		for i := range batch {
+			ia := randomInteraction(r, contacts, owners, base)
+			batch[i] = &ia
+		}
+		if err := s.CreateInteractions(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, batch...)
+	}
+	// One at a time: pending, then flushed at pendingFlushAt, the rest
+	// left pending.
+	for range pendingFlushAt + 44 {
+		ia := randomInteraction(r, contacts, owners, base)
+		items = append(items, mustInteraction(t, s, ia))
+	}
+	if n := countPending(s); n != 44 {
+		t.Errorf("%d interactions pending, want 44 after a flush", n)
+	}
+	// Edit and delete some, so the index has seen both.
+	for i := range 60 {
+		ia := items[r.IntN(len(items))]
+		if i%3 == 0 {
+			if err := s.DeleteInteraction(ctx, ia.ID, nil); err != nil && err != ErrNotFound {
+				t.Fatal(err)
+			}
+			continue
+		}
+		_, err := s.UpdateInteraction(ctx, ia.ID, nil, func(x *Interaction) error {
+			x.Title = randomText(r, 3)
+			if i%2 == 0 {
+				x.Details = ""
+			}
+			return nil
+		})
+		if err != nil && err != ErrNotFound {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Check(); err != nil {
+		t.Fatalf("Check after create, edit, delete: %v", err)
+	}
+
+	queries := [][]string{
+		{"etrog"}, {"etro"}, {"trog"}, {"fund"}, {"refund"}, {"fundraiser"}, {"xylophone"},
+		{"café"}, {"CAFÉ"}, {"école"}, {"naïve"}, {"hospital"}, {"spital"}, {"visit"},
+		{"the"}, {"her"}, {"ok"}, {"it"}, {"e"}, {""}, {"brook"}, {"brooklyn ny"},
+		{"main street"}, {"101b"}, {"room-101b"}, {"x-ray"}, {"invoice-2024"}, {"invoice-1"},
+		{"northbridge"}, {"dina.levy@"}, {"user3@staff"}, {".pdf"}, {"conference room"},
+		{"etrog", "lulav"}, {"sukkah", "fund"}, {"fund refund"}, {"class", "rabbi"},
+		{strings.Repeat("z", maxWordLen+1)}, {"zzzz"}, {"bar mitzvah"}, {"r mitz"},
+		{"yahrzeit", "xylophone"}, {"\nvisit"}, {", the"}, {"qz"}, {"ny"}, {"zz"}, {"b,"}, {"10"},
+	}
+	for i := range 60 {
+		// Random fragments of stored text.
+		ia := items[r.IntN(len(items))]
+		text := strings.ToLower(ia.Title + " " + ia.Details)
+		if len(text) < 4 {
+			continue
+		}
+		n := 3 + r.IntN(min(10, len(text)-3))
+		at := r.IntN(len(text) - n + 1)
+		frag := text[at : at+n]
+		if !strings.ContainsFunc(frag, func(r rune) bool { return r == '\uFFFD' }) && strings.ToValidUTF8(frag, "") == frag {
+			queries = append(queries, []string{frag})
+		}
+		if i%4 == 0 {
+			queries = append(queries, []string{frag, textCorpus[r.IntN(len(textCorpus))]})
+		}
+	}
+	filters := func(text []string) []Filter {
+		lower := make([]string, len(text))
+		for i, s := range text {
+			lower[i] = strings.ToLower(s)
+		}
+		return []Filter{
+			{Text: lower},
+			{Text: lower, Types: []string{"call"}},
+			{Text: lower, OwnerIDs: owners[:1]},
+			{Text: lower, ContactIDs: contacts[1:3]},
+			{Text: lower, From: base.AddDate(0, 0, 20), To: base.AddDate(0, 0, 50)},
+			{Text: lower, NotText: []string{"the"}},
+			{Text: lower, NotTypes: []string{"email"}},
+		}
+	}
+	for _, q := range queries {
+		for _, f := range filters(q) {
+			scan := f
+			scan.noWordIndex = true
+			want := matchIDs(t, s, scan, 500)
+			for _, limit := range []int{7, 50} {
+				if got := matchIDs(t, s, f, limit); !slices.Equal(got, want) {
+					t.Errorf("text %q, filter %+v, pages of %d: index finds %d, scan %d", q, f, limit, len(got), len(want))
+				}
+			}
+		}
+	}
+}
+
+func TestWordIndexFollowsEdits(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := context.Background()
+	c := mustContact(t, s, Contact{Name: "Yossi"})
+	a := mustInteraction(t, s, Interaction{ContactIDs: []ID{c.ID}, Type: "Call", Title: "Brought an etrog", Details: "lulav too"})
+	// a is indexed, b stays pending.
+	if err := s.update(ctx, func(tx *bolt.Tx) error { return flushPendingWords(tx, 0) }); err != nil {
+		t.Fatal(err)
+	}
+	b := mustInteraction(t, s, Interaction{ContactIDs: []ID{c.ID}, Type: "Call", Title: "Another etrog"})
+	if n := countPending(s); n != 1 {
+		t.Fatalf("%d pending, want 1", n)
+	}
+	find := func(word string) int {
+		t.Helper()
+		items, _, err := s.ListInteractions(Filter{Text: []string{word}}, 10, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(items)
+	}
+	vocab := func(word string) bool {
+		var ok bool
+		s.view(func(tx *bolt.Tx) error { ok = tx.Bucket(ixWordVocab).Get([]byte(word)) != nil; return nil })
+		return ok
+	}
+	if find("etrog") != 2 || find("lulav") != 1 || !vocab("lulav") {
+		t.Fatalf("after create: etrog %d, lulav %d", find("etrog"), find("lulav"))
+	}
+	if _, err := s.UpdateInteraction(ctx, a.ID, nil, func(x *Interaction) error { x.Details = "sukkah"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if find("lulav") != 0 || vocab("lulav") || find("sukkah") != 1 || find("etrog") != 2 {
+		t.Errorf("after edit: lulav %d (vocab %v), sukkah %d, etrog %d", find("lulav"), vocab("lulav"), find("sukkah"), find("etrog"))
+	}
+	if err := s.DeleteInteraction(ctx, b.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if find("etrog") != 1 || !vocab("etrog") {
+		t.Errorf("after deleting one: etrog %d", find("etrog"))
+	}
+	if err := s.DeleteInteraction(ctx, a.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if find("etrog") != 0 || vocab("etrog") || vocab("sukkah") {
+		t.Errorf("after deleting both: etrog %d, vocab etrog %v, sukkah %v", find("etrog"), vocab("etrog"), vocab("sukkah"))
+	}
+}
+
+func TestCheckFindsWordIndexDamage(t *testing.T) {
+	t.Parallel()
+	s, err := Open(filepath.Join(t.TempDir(), "t.db"), Options{NoSync: true, PasswordCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := mustContact(t, s, Contact{Name: "Yossi"})
+	mustInteraction(t, s, Interaction{ContactIDs: []ID{c.ID}, Type: "Call", Title: "Brought an etrog"})
+	if err := s.update(context.Background(), func(tx *bolt.Tx) error { return flushPendingWords(tx, 0) }); err != nil {
+		t.Fatal(err)
+	}
+	damage := []struct {
+		name string
+		fn   func(tx *bolt.Tx) error
+		want string
+	}{
+		{"stray word entry", func(tx *bolt.Tx) error { return tx.Bucket(ixWord).Put(tiKey(strPrefix("lulav"), time.Now(), 1), nil) }, "ix_word: 3 entries"},
+		{"missing word entry", func(tx *bolt.Tx) error {
+			k, _ := tx.Bucket(ixWord).Cursor().First()
+			return tx.Bucket(ixWord).Delete(k)
+		}, "ix_word: missing entry"},
+		{"stray vocab word", func(tx *bolt.Tx) error { return tx.Bucket(ixWordVocab).Put([]byte("lulav"), nil) }, `stray word "lulav"`},
+	}
+	for _, d := range damage {
+		snapshot := filepath.Join(t.TempDir(), "copy.db")
+		if _, err := s.BackupFile(snapshot); err != nil {
+			t.Fatal(err)
+		}
+		cp, err := Open(snapshot, Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cp.db.Update(d.fn); err != nil {
+			t.Fatal(err)
+		}
+		if err := cp.Check(); err == nil || !strings.Contains(err.Error(), d.want) {
+			t.Errorf("%s: Check = %v, want it to mention %q", d.name, err, d.want)
+		}
+		cp.Close()
+	}
+}
+
+// TestWordIndexMigration opens a database as it was before the word index
+// (schema 2, no entries): the migration builds the index, in several
+// batches, and resumes after an interrupted build.
+func TestWordIndexMigration(t *testing.T) {
+	t.Parallel()
+	path, s := openAt(t)
+	r := rand.New(rand.NewPCG(9, 9))
+	c := mustContact(t, s, Contact{Name: "Yossi"})
+	u := mustUser(t, s, "Sarah", "sarah@org.org", RoleStaff)
+	for range 50 {
+		mustInteraction(t, s, randomInteraction(r, []ID{c.ID}, []ID{u.ID}, day("2026-01-01")))
+	}
+	want := matchIDs(t, s, Filter{Text: []string{"fund"}}, 50)
+	if len(want) == 0 {
+		t.Fatal("no interaction holds fund: the test data changed")
+	}
+	if err := s.db.Update(downgrade); err != nil {
+		t.Fatal(err)
+	}
+	// A build cut short after one batch of 7: the next open resumes it.
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{ixWord, ixWordVocab} {
+			if _, err := tx.CreateBucket(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := buildWordIndex(s.db, 7); err != nil {
+		t.Fatal(err)
+	}
+	s.db.Update(func(tx *bolt.Tx) error {
+		// Forget the end of the build, as if it had stopped after batch 3.
+		k, _ := tx.Bucket(bInteractions).Cursor().First()
+		for range 20 {
+			k, _ = tx.Bucket(bInteractions).Cursor().Seek(k)
+			k = binary.BigEndian.AppendUint64(nil, binary.BigEndian.Uint64(k)+1)
+		}
+		return tx.Bucket(bMeta).Put(keyWordIndexDone, k)
+	})
+	s.Close()
+
+	s, err := Open(path, Options{NoSync: true, PasswordCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	if err := s.Check(); err != nil {
+		t.Errorf("Check after migration: %v", err)
+	}
+	if got := matchIDs(t, s, Filter{Text: []string{"fund"}}, 50); !slices.Equal(got, want) {
+		t.Errorf("after migration fund finds %d, want %d", len(got), len(want))
+	}
+	s.view(func(tx *bolt.Tx) error {
+		if tx.Bucket(bMeta).Get(keyWordIndexDone) != nil {
+			t.Errorf("resume point left behind")
+		}
+		if v := schemaVersion(tx); v != uint64(SchemaVersion()) {
+			t.Errorf("schema version %d, want %d", v, SchemaVersion())
+		}
+		return nil
+	})
+}
+
+func countPending(s *Store) int {
+	n := 0
+	s.view(func(tx *bolt.Tx) error {
+		p := strPrefix(pendingWord)
+		c := tx.Bucket(ixWord).Cursor()
+		for k, _ := c.Seek(p); k != nil && strings.HasPrefix(string(k), string(p)); k, _ = c.Next() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// TestCheckFileBeforeWordIndex: a backup from before the word index (no
+// ix_word bucket) still verifies read-only, so it can be restored.
+func TestCheckFileBeforeWordIndex(t *testing.T) {
+	t.Parallel()
+	path, s := openAt(t)
+	c := mustContact(t, s, Contact{Name: "Yossi"})
+	mustInteraction(t, s, Interaction{ContactIDs: []ID{c.ID}, Type: "Call", Title: "Brought an etrog"})
+	if err := s.db.Update(downgrade); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := CheckFile(path); err != nil {
+		t.Errorf("CheckFile of a file from before the word index: %v", err)
+	}
+	s, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if items, _, err := s.ListInteractions(Filter{Text: []string{"etrog"}}, 10, ""); err != nil || len(items) != 1 {
+		t.Errorf("free text on the old file, read-only = %d items, %v; want 1", len(items), err)
+	}
+}
+
+// openAt opens a store in a fresh file, returning its path too; the caller
+// closes it.
+func openAt(t *testing.T) (string, *Store) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "t.db")
+	s, err := Open(path, Options{NoSync: true, PasswordCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, s
+}
+
+// downgrade makes the file look as it was before the word index: schema 2,
+// no word buckets.
+func downgrade(tx *bolt.Tx) error {
+	for _, b := range [][]byte{ixWord, ixWordVocab} {
+		if err := tx.DeleteBucket(b); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bMeta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, 2))
+}
