@@ -147,6 +147,7 @@ func TestDiskFull(t *testing.T) {
 	// Full: refused at MAIL FROM (452) or at the commit (451).
 	spare := filepath.Join(mnt, "spare")
 	files := fill(t, spare)
+	time.Sleep(1100 * time.Millisecond) // the listener caches free space for 1 s
 	answers := map[int]int{}
 	for range 30 {
 		answers[send()]++
