@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestSearchContactsPagesMatchEveryContact: whatever path a search takes
@@ -67,5 +69,37 @@ func TestSearchContactsPagesMatchEveryContact(t *testing.T) {
 				t.Errorf("SearchContacts(%q), pages of %d: %d contacts %v…, want %d %v…", q, limit, len(got), got[:min(5, len(got))], len(want), want[:min(5, len(want))])
 			}
 		}
+	}
+}
+
+// TestContactCacheStaysBounded: the export's cache answers every contact
+// right while it evicts, and never holds more than its bound.
+func TestContactCacheStaysBounded(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	var ids []ID
+	for i := range 20 {
+		ids = append(ids, mustContact(t, s, Contact{Name: fmt.Sprintf("Contact %02d", i)}).ID)
+	}
+	err := s.view(func(tx *bolt.Tx) error {
+		cc := newContactCache(tx, 3)
+		for round := range 3 {
+			for i, id := range ids {
+				c, err := cc.get(id)
+				if err != nil {
+					return err
+				}
+				if c.ID != id || c.Name != fmt.Sprintf("Contact %02d", i) {
+					t.Errorf("round %d: get(%d) = %d %q", round, id, c.ID, c.Name)
+				}
+				if len(cc.m) > 3 {
+					t.Fatalf("cache holds %d, bound 3", len(cc.m))
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
