@@ -30,35 +30,51 @@ type DKIMVerifier struct {
 const maxDKIMSignatures = 5
 
 // Verify reports whether raw carries a valid DKIM signature aligned with
-// from's domain; when it does not, why says what was found, in words.
-func (v *DKIMVerifier) Verify(raw []byte, from string) (ok bool, why string) {
+// from's domain; when it does not, why says what was found, in words. An
+// error means no answer for now (a key lookup failed temporarily): the
+// message must be retried, not judged.
+func (v *DKIMVerifier) Verify(raw []byte, from string) (ok bool, why string, err error) {
 	at := strings.LastIndexByte(from, '@')
 	if at < 0 {
-		return false, "the From address has no domain"
+		return false, "the From address has no domain", nil
 	}
 	domain := strings.ToLower(from[at+1:])
+	lookup := func(name string) ([]string, error) {
+		// A signature that cannot align costs no DNS query: its
+		// domain is the sender's choice, and so is how slowly it answers.
+		if _, d, ok := strings.Cut(name, "._domainkey."); !ok || !aligned(d, domain) {
+			return nil, fmt.Errorf("not aligned with %s, not looked up", domain)
+		}
+		return v.lookup(name)
+	}
 	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{
-		LookupTXT:        v.lookup,
+		LookupTXT:        lookup,
 		MaxVerifications: maxDKIMSignatures,
 	})
 	if err != nil && len(verifs) == 0 {
-		return false, "DKIM: " + err.Error()
+		return false, "DKIM: " + err.Error(), nil
 	}
 	if len(verifs) == 0 {
-		return false, "no DKIM signature"
+		return false, "no DKIM signature", nil
 	}
 	var seen []string
+	var temp error
 	for _, vf := range verifs {
 		switch {
+		case vf.Err != nil && dkim.IsTempFail(vf.Err):
+			temp = fmt.Errorf("DKIM key of %s: %w", vf.Domain, vf.Err)
 		case vf.Err != nil:
 			seen = append(seen, fmt.Sprintf("d=%s: %v", vf.Domain, vf.Err))
 		case !aligned(vf.Domain, domain):
 			seen = append(seen, fmt.Sprintf("d=%s: valid but not aligned with %s", vf.Domain, domain))
 		default:
-			return true, ""
+			return true, "", nil
 		}
 	}
-	return false, strings.Join(seen, "; ")
+	if temp != nil {
+		return false, "", temp
+	}
+	return false, strings.Join(seen, "; "), nil
 }
 
 func (v *DKIMVerifier) lookup(domain string) ([]string, error) {

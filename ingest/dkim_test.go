@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/emersion/go-msgauth/dkim"
@@ -142,5 +144,51 @@ func TestAligned(t *testing.T) {
 		if got := aligned(tc.signer, tc.from); got != tc.want {
 			t.Errorf("aligned(%q, %q) = %v, want %v", tc.signer, tc.from, got, tc.want)
 		}
+	}
+}
+
+// TestDKIMTemporaryFailureIsRetried: a key lookup that fails for now gets
+// the message a 451 (the sender retries), not a verdict; a signature that
+// cannot align with the From domain costs no DNS query at all.
+func TestDKIMTemporaryFailureIsRetried(t *testing.T) {
+	t.Parallel()
+	keys := newDKIMKeys(t, "org.org", "attacker.example")
+	var mu sync.Mutex
+	queried := map[string]int{}
+	down := true
+	lookup := func(name string) ([]string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		queried[name]++
+		if down {
+			return nil, &net.DNSError{Err: "server misbehaving", Name: name, IsTemporary: true}
+		}
+		return keys.lookupTXT(name)
+	}
+	e := newSMTPEnv(t, nil, func(p *Pipeline) { p.VerifyStaff = &DKIMVerifier{LookupTXT: lookup} })
+	signed := keys.sign("org.org", bccMail)
+	if err := e.send("sarah@org.org", []string{"log@org.org"}, signed); smtpCode(err) != 451 {
+		t.Fatalf("DNS down: %v, want 451", err)
+	}
+	if n, _ := e.s.CountInteractions(); n != 0 {
+		t.Fatalf("%d interactions stored while the key could not be fetched", n)
+	}
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	if err := e.send("sarah@org.org", []string{"log@org.org"}, signed); err != nil {
+		t.Fatalf("DNS back: %v", err)
+	}
+	if n, _ := e.s.CountInteractions(); n != 1 {
+		t.Fatalf("%d interactions after the retry, want 1", n)
+	}
+	other := keys.sign("attacker.example", strings.Replace(bccMail, "bcc-1", "bcc-9", 1))
+	if err := e.send("sarah@org.org", []string{"log@org.org"}, other); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := queried["s1._domainkey.attacker.example"]; n != 0 {
+		t.Errorf("the unaligned signature's key was looked up %d times", n)
 	}
 }

@@ -116,7 +116,12 @@ func (p *Pipeline) Prepare(raw []byte, d matcher.Delivery) (*store.Incoming, err
 		return nil, fmt.Errorf("match message: %w", err)
 	}
 	if p.VerifyStaff != nil && dec.ClaimedStaff != "" && !matcher.Noise(dec.Reason) {
-		if ok, why := p.VerifyStaff.Verify(raw, dec.ClaimedStaff); !ok {
+		ok, why, err := p.VerifyStaff.Verify(raw, dec.ClaimedStaff)
+		if err != nil {
+			// Not stored, so the sender (or the next IMAP poll) retries.
+			return nil, fmt.Errorf("verify the staff sender: %w", err)
+		}
+		if !ok {
 			p.logger().Info("staff sender not verified; queued as unverified", "from", dec.ClaimedStaff, "why", why)
 			dec.Reason = matcher.ReasonUnverified
 		}

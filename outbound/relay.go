@@ -23,10 +23,11 @@ const (
 type verdict int
 
 const (
-	delivered verdict = iota
-	temporary         // 4xx or a connection error before the end of DATA: retry
-	permanent         // 5xx: give up
-	ambiguous         // the connection failed after the final dot: it may have been delivered
+	delivered   verdict = iota
+	temporary           // 4xx or a connection error before the end of DATA: retry
+	permanent           // 5xx: give up
+	ambiguous           // the connection failed after the final dot: it may have been delivered
+	unreachable         // no connection to the relay (down, TLS, AUTH): not the recipient's fault
 )
 
 // relay holds one connection to the relay, reused from message to message.
@@ -107,7 +108,7 @@ func (r *relay) send(from, to string, msg []byte) (verdict, string) {
 		if err := r.dial(); err != nil {
 			// Not this recipient's fault (the relay is down, the
 			// password wrong): try again later whatever the code.
-			return temporary, answer(err)
+			return unreachable, answer(err)
 		}
 	}
 	c := r.c

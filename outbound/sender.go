@@ -215,7 +215,10 @@ func (s *Sender) RunOnce(ctx context.Context) (time.Time, error) {
 				if err := s.lim.wait(ctx); err != nil {
 					return next, nil
 				}
-				if err := s.sendOne(ctx, camp, cs, r); err != nil {
+				if err := s.sendOne(ctx, camp, cs, r); errors.Is(err, errRelayDown) {
+					earliest(s.now().Add(s.cfg.RetryDelay))
+					return next, nil
+				} else if err != nil {
 					return next, err
 				}
 			}
@@ -239,6 +242,7 @@ func (s *Sender) sendOne(ctx context.Context, camp *store.Campaign, cs *store.Ca
 	if err != nil {
 		return fmt.Errorf("begin attempt: %w", err)
 	}
+	relayDown := false
 	msgID := s.messageID(camp.ID, r.Address)
 	out := store.SendOutcome{MessageID: msgID}
 	body, err := r.Personalize(cs.Body)
@@ -253,6 +257,13 @@ func (s *Sender) sendOne(ctx context.Context, camp *store.Campaign, cs *store.Ca
 			out.State = store.RcptSent
 		case permanent:
 			out.State = store.RcptFailed
+		case unreachable:
+			// Never counted towards giving up: the whole run stops
+			// and retries later (below), so an outage or a wrong
+			// password cannot fail every recipient in turn.
+			out.State = store.RcptPending
+			out.RetryAt = s.now().Add(s.cfg.RetryDelay)
+			relayDown = true
 		case ambiguous:
 			out.State = store.RcptUnknown
 			out.Answer = "no answer after the message was handed over (" + ans + "): it may have been delivered, so it is not sent again"
@@ -278,8 +289,15 @@ func (s *Sender) sendOne(ctx context.Context, camp *store.Campaign, cs *store.Ca
 		lvl = slog.LevelWarn
 	}
 	log.Log(ctx, lvl, "campaign message", "state", out.State, "attempt", r.Attempts, "answer", oneLine(out.Answer))
+	if relayDown {
+		return errRelayDown
+	}
 	return nil
 }
+
+// errRelayDown stops a run: the relay cannot be reached, so no other
+// recipient is tried until the next one.
+var errRelayDown = errors.New("the relay cannot be reached")
 
 // backoff is the wait after the n-th attempt failed for a temporary cause.
 func (s *Sender) backoff(n int) time.Duration {

@@ -398,3 +398,26 @@ func TestNoRelayConfigured(t *testing.T) {
 		t.Errorf("without a relay: %+v, want all 3 still pending", cs.Counts)
 	}
 }
+
+// TestRelayDownNeverFailsRecipients: a relay that cannot be reached (here
+// a wrong password) is not the recipients' fault: however many runs fail,
+// they stay pending with the relay's answer, never given up on.
+func TestRelayDownNeverFailsRecipients(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	relay := relaytest.New(t, relaytest.Options{User: "office", Password: "right"})
+	camp := f.compose(`name:yossi`, "Hi {{name}}")
+	cfg := relayConfig(relay)
+	cfg.Username, cfg.MaxAttempts, cfg.RetryDelay = "office", 1, 0
+	cfg.Password = func() (string, error) { return "wrong", nil }
+	s := New(cfg, f.st, nil)
+	for range 3 {
+		if _, err := s.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, _, _ := f.st.SendRecipients(camp.ID, "", "", 10)
+	if len(rs) != 1 || rs[0].State != store.RcptPending || !strings.Contains(rs[0].Answer, "535") {
+		t.Fatalf("recipients = %+v, want one still pending with the 535 answer", rs)
+	}
+}
