@@ -69,6 +69,9 @@ func (s *Server) updateUser(c *gin.Context) {
 	if err == nil && in.Password != nil {
 		err = s.store.SetPassword(c.Request.Context(), id, *in.Password)
 	}
+	if err == nil {
+		err = s.signOutAfterEdit(c.Request.Context(), u, in.Password != nil, id == who(c).UserID)
+	}
 	if err != nil {
 		s.fail(c, err)
 		return

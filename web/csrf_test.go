@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -113,5 +114,37 @@ func TestAPISessionRefusesForms(t *testing.T) {
 				t.Errorf("%s %s refused, but the store changed", method, p)
 			}
 		}
+	}
+}
+
+// TestPageFormsBounded: a page form larger than the limit is refused with
+// 413 before anything parses it, and one that hides its length (chunked)
+// is cut off at the limit; neither changes the store.
+func TestPageFormsBounded(t *testing.T) {
+	t.Parallel()
+	f := newAuthzFixture(t)
+	huge := "name=Big&kind=person&notes=" + strings.Repeat("x", 2<<20) // past the default 1 MiB
+	before := fingerprint(t, f.e.s)
+	if got, resp := f.do(adminSession, http.MethodPost, "/contacts", huge, f.csrfToken); got != http.StatusRequestEntityTooLarge || !strings.Contains(resp, "too large") {
+		t.Errorf("declared oversize form = %s, want 413\n%s", statusName(got), clip(resp))
+	}
+	req, _ := http.NewRequest(http.MethodPost, f.e.srv.URL+"/contacts", io.MultiReader(strings.NewReader(huge), strings.NewReader("&"+csrfField+"="+f.csrfToken)))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(f.csrfCookie)
+	plain, _, err := f.e.s.CreateSession(t.Context(), f.e.admin.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: plain})
+	resp, err := f.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 400 {
+		t.Errorf("chunked oversize form = %d, want a refusal", resp.StatusCode)
+	}
+	if after := fingerprint(t, f.e.s); after != before {
+		t.Errorf("an oversize form changed the store:\n%s\nto\n%s", before, after)
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -129,13 +130,9 @@ func (s *Server) adminUserUpdate(c *gin.Context) {
 			return
 		}
 	}
-	// A deactivated user, or one whose password was reset, is signed out
-	// everywhere (an admin changing their own password stays signed in).
-	if u.Disabled || (f.Password != "" && !self) {
-		if _, err := s.store.DeleteUserSessions(ctx, id); err != nil {
-			s.uiFail(c, err)
-			return
-		}
+	if err := s.signOutAfterEdit(ctx, u, f.Password != "", self); err != nil {
+		s.uiFail(c, err)
+		return
 	}
 	s.logFor(c).Info("user updated", "user", id, "by", who(c).Name)
 	msg := "Changes to " + u.Name + " saved."
@@ -304,4 +301,15 @@ func (s *Server) adminTokenRevoke(c *gin.Context) {
 	}
 	s.logFor(c).Info("token revoked", "token", id, "by", who(c).Name)
 	redirect(c, "/admin/tokens", "The token was revoked; it stops working at once.")
+}
+
+// signOutAfterEdit ends every session of a user just deactivated or given a
+// new password (an admin changing their own password stays signed in): the
+// page and the API both edit users through it.
+func (s *Server) signOutAfterEdit(ctx context.Context, u *store.User, newPassword, self bool) error {
+	if u.Disabled || (newPassword && !self) {
+		_, err := s.store.DeleteUserSessions(ctx, u.ID)
+		return err
+	}
+	return nil
 }

@@ -38,7 +38,7 @@ func (s *Server) uiRoutes(r *gin.Engine) {
 	r.GET("/static/*path", s.serveStatic)
 	r.GET("/favicon.ico", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })
 
-	pub := r.Group("", securityHeaders, s.csrf.handle)
+	pub := r.Group("", securityHeaders, s.limitForms, s.csrf.handle)
 	pub.GET("/login", s.loginForm)
 	pub.POST("/login", s.login)
 	pub.POST("/logout", s.logout) // works with an expired session too
@@ -108,4 +108,20 @@ func (s *Server) noRoute(c *gin.Context) {
 	setSecurityHeaders(c)
 	s.render(c, http.StatusNotFound, "message", &simplePage{view: view{Title: "Not found"}, Heading: "Not found",
 		Message: "There is no page at this address.", Back: "/"})
+}
+
+// limitForms bounds every page request body before the CSRF guard parses
+// the form: MaxBodyBytes, or the campaign composer's larger bound.
+// A body that declares more is refused at once with 413, before the guard
+// could take the cut-off form for a forged one.
+func (s *Server) limitForms(c *gin.Context) {
+	limit := max(s.opts.MaxBodyBytes, maxComposeBytes)
+	if c.Request.ContentLength > limit {
+		s.errorPage(c, http.StatusRequestEntityTooLarge, "This form is too large to send. Shorten the text and try again.")
+		return
+	}
+	if c.Request.Body != nil {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	}
+	c.Next()
 }

@@ -587,6 +587,22 @@ func TestUIAdmin(t *testing.T) {
 	if _, err := e.s.Authenticate("ben@org.org", "new-password-1"); err != nil {
 		t.Errorf("new password: %v", err)
 	}
+	// A reset through the API signs the user out just the same.
+	benB.post("/login", url.Values{"email": {"ben@org.org"}, "password": {"new-password-1"}}, 303)
+	benB.get("/contacts", 200)
+	apiTok, _, err := e.s.CreateToken(ctx, "admin", store.RoleAdmin, e.admin.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("PATCH", e.srv.URL+fmt.Sprintf("/api/v1/users/%d", ben.ID), strings.NewReader(`{"password":"api-password-2"}`))
+	req.Header.Set("Authorization", "Bearer "+apiTok)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("API reset: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	benB.get("/contacts", 303)
 	b.post(path, url.Values{"name": {"Ben Cohen"}, "emails": {"ben@org.org"}, "role": {"staff"}, "disabled": {"on"}}, 303)
 	if u, _ := e.s.GetUser(ben.ID); !u.Disabled {
 		t.Error("not deactivated")
