@@ -384,24 +384,84 @@ func (cc *contactCache) get(id ID) (*Contact, error) {
 	return c, nil
 }
 
+// exportBatch is how many rows the export's walk hands over at a time.
+const exportBatch = 256
+
+// exportRow is one interaction of an export with its contacts.
+type exportRow struct {
+	ia       *Interaction
+	contacts []*Contact
+}
+
 // ExportInteractions calls fn for every interaction matching f, newest first,
 // with its contacts, all from one read transaction so the set is consistent.
-// It holds one interaction at a time: memory stays flat however many match.
-// An error from fn stops the walk and is returned.
+// The walk (index, record, decoding, contacts) runs on its own goroutine a
+// few batches ahead of fn, so an export uses two cores; memory stays flat
+// however many match (at most four batches exist at a time). fn is called
+// on the caller's goroutine, in order, and may keep what it is given. An
+// error from fn stops the walk and is returned.
 func (s *Store) ExportInteractions(f Filter, fn func(ia *Interaction, contacts []*Contact) error) error {
-	return s.view(func(tx *bolt.Tx) error {
-		contacts := make([]*Contact, 0, 4)
-		cache := newContactCache(tx, exportContactCache)
-		return f.each(tx, nil, func(ia *Interaction) (bool, error) {
-			contacts = contacts[:0]
-			for _, id := range ia.ContactIDs {
-				c, err := cache.get(id)
-				if err != nil {
-					return false, err
+	batches := make(chan []exportRow, 2)
+	stop := make(chan struct{})
+	var walkErr error
+	go func() {
+		defer close(batches)
+		walkErr = s.view(func(tx *bolt.Tx) error {
+			cache := newContactCache(tx, exportContactCache)
+			var batch []exportRow
+			var flat []*Contact // the batch's contacts, sliced per row
+			send := func() bool {
+				select {
+				case batches <- batch:
+					batch, flat = nil, nil
+					return true
+				case <-stop:
+					return false
 				}
-				contacts = append(contacts, c)
 			}
-			return true, fn(ia, contacts)
+			err := f.each(tx, nil, func(ia *Interaction) (bool, error) {
+				if batch == nil {
+					batch = make([]exportRow, 0, exportBatch)
+					flat = make([]*Contact, 0, 2*exportBatch)
+				}
+				start := len(flat)
+				for _, id := range ia.ContactIDs {
+					c, err := cache.get(id)
+					if err != nil {
+						return false, err
+					}
+					flat = append(flat, c)
+				}
+				batch = append(batch, exportRow{ia, flat[start:len(flat):len(flat)]})
+				if len(batch) == exportBatch {
+					return send(), nil
+				}
+				return true, nil
+			})
+			if err == nil && len(batch) > 0 {
+				send()
+			}
+			return err
 		})
-	})
+	}()
+	stopped := false
+	defer func() {
+		// On an error (or a panic in fn) the walk is told to stop, and
+		// its transaction is closed before this returns.
+		if !stopped {
+			close(stop)
+		}
+		for range batches {
+		}
+	}()
+	for b := range batches {
+		for _, r := range b {
+			if err := fn(r.ia, r.contacts); err != nil {
+				stopped = true
+				close(stop)
+				return err
+			}
+		}
+	}
+	return walkErr
 }
