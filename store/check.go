@@ -8,111 +8,70 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// checkedIndexes are the index buckets Check compares with what the records
+// imply (ix_word and its vocabulary are checked on their own).
+var checkedIndexes = [][]byte{ixContactEmail, ixContactDomain, ixContactWord, ixContactName, ixOrgMember,
+	ixUserEmail, ixUserAddr, ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource, ixUnmatched, ixUnmatchedAddr}
+
+// maxStrays bounds how many stray index entries Check names per bucket.
+const maxStrays = 10
+
 // Check verifies the database: bbolt's own page consistency, every record
 // decodes, and the index buckets hold exactly the entries the records imply.
 // It returns every problem found, joined.
+//
+// Memory stays flat at any size: each entry a record implies is looked up
+// in its bucket, and a bucket holding more entries than that has strays,
+// which a second walk (for that bucket only) names.
 func (s *Store) Check() error {
 	var errs []error
 	err := s.view(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			errs = append(errs, err)
 		}
-		want := map[string]map[string]string{} // bucket → key → value
-		// ix_word is checked without holding its keys (tens of millions at
-		// a million interactions): every entry the records imply must be
-		// there, and the bucket must hold no more than that many.
 		words := tx.Bucket(ixWord)
-		wordN, vocab := 0, map[string]bool{}
-		add := func(entries []indexEntry) {
-			for _, e := range entries {
-				if bytes.Equal(e.bucket, ixWord) {
-					wordN++
-					if w := wordOf(e.key); !isMarker(w) {
-						vocab[string(w)] = true
-					}
-					if words.Get(e.key) == nil {
-						errs = append(errs, fmt.Errorf("%s: missing entry %x", ixWord, e.key))
-					}
-					continue
-				}
-				m := want[string(e.bucket)]
-				if m == nil {
-					m = map[string]string{}
-					want[string(e.bucket)] = m
-				}
-				m[string(e.key)] = string(e.value)
+		implied := map[string]int{} // bucket → entries the records imply
+		vocab := map[string]bool{}
+		var lastName []byte // the bucket of the previous entry, mostly the same
+		var last *bolt.Bucket
+		err := impliedEntries(tx, func(e indexEntry) {
+			if !bytes.Equal(e.bucket, lastName) {
+				lastName, last = e.bucket, tx.Bucket(e.bucket)
 			}
-		}
-		records := []struct {
-			bucket []byte
-			index  func(id ID, v []byte) ([]indexEntry, error)
-		}{
-			{bContacts, func(id ID, v []byte) ([]indexEntry, error) {
-				c, err := decodeContact(id, v)
-				if err != nil {
-					return nil, err
+			implied[string(e.bucket)]++
+			if bytes.Equal(e.bucket, ixWord) {
+				if w := wordOf(e.key); !isMarker(w) {
+					vocab[string(w)] = true
 				}
-				return contactIndex(c), nil
-			}},
-			{bUsers, func(id ID, v []byte) ([]indexEntry, error) {
-				u, err := decodeUser(id, v)
-				if err != nil {
-					return nil, err
-				}
-				return userIndex(u), nil
-			}},
-			{bUnmatched, func(id ID, v []byte) ([]indexEntry, error) {
-				u, err := decodeUnmatched(id, v)
-				if err != nil {
-					return nil, err
-				}
-				return unmatchedIndex(u), nil
-			}},
-			{bInteractions, func(id ID, v []byte) ([]indexEntry, error) {
-				ia, err := decodeInteraction(id, v)
-				if err != nil {
-					return nil, err
-				}
-				if words == nil {
-					return interactionIndex(ia), nil
-				}
-				return append(interactionIndex(ia), storedWordEntries(tx, ia)...), nil
-			}},
-		}
-		for _, r := range records {
-			err := tx.Bucket(r.bucket).ForEach(func(k, v []byte) error {
-				entries, err := r.index(keyID(k), v)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s %d: %w", r.bucket, keyID(k), err))
-					return nil
-				}
-				add(entries)
-				return nil
-			})
-			if err != nil {
-				return err
 			}
+			switch v := last.Get(e.key); {
+			case v == nil:
+				errs = append(errs, fmt.Errorf("%s: missing entry %x", e.bucket, e.key))
+			case !bytes.Equal(v, e.value) && !bytes.Equal(e.bucket, ixWord):
+				errs = append(errs, fmt.Errorf("%s: entry %x points to %x, want %x", e.bucket, e.key, v, e.value))
+			}
+		}, func(err error) { errs = append(errs, err) })
+		if err != nil {
+			return err
 		}
-		for _, b := range [][]byte{ixContactEmail, ixContactDomain, ixContactWord, ixContactName, ixOrgMember,
-			ixUserEmail, ixUserAddr, ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource, ixUnmatched, ixUnmatchedAddr} {
-			m := want[string(b)]
-			n := 0
-			err := tx.Bucket(b).ForEach(func(k, v []byte) error {
-				n++
-				wv, ok := m[string(k)]
-				switch {
-				case !ok:
+		buckets := checkedIndexes
+		if words != nil {
+			buckets = append(buckets[:len(buckets):len(buckets)], ixWord)
+		}
+		for _, b := range buckets {
+			n, want := tx.Bucket(b).Stats().KeyN, implied[string(b)]
+			if n == want {
+				continue
+			}
+			errs = append(errs, fmt.Errorf("%s: %d entries, records imply %d", b, n, want))
+			if n > want && !bytes.Equal(b, ixWord) {
+				strays, err := strayEntries(tx, b)
+				if err != nil {
+					return err
+				}
+				for _, k := range strays {
 					errs = append(errs, fmt.Errorf("%s: stray entry %x", b, k))
-				case !bytes.Equal([]byte(wv), v):
-					errs = append(errs, fmt.Errorf("%s: entry %x points to %x, want %x", b, k, v, wv))
 				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			if n != len(m) {
-				errs = append(errs, fmt.Errorf("%s: %d entries, records imply %d", b, n, len(m)))
 			}
 		}
 		if words == nil {
@@ -120,11 +79,8 @@ func (s *Store) Check() error {
 			// backup being restored): the next read-write open builds it.
 			return nil
 		}
-		if n := words.Stats().KeyN; n != wordN {
-			errs = append(errs, fmt.Errorf("%s: %d entries, records imply %d", ixWord, n, wordN))
-		}
 		n := 0
-		err := tx.Bucket(ixWordVocab).ForEach(func(k, _ []byte) error {
+		err = tx.Bucket(ixWordVocab).ForEach(func(k, _ []byte) error {
 			n++
 			if !vocab[string(k)] {
 				errs = append(errs, fmt.Errorf("%s: stray word %q", ixWordVocab, k))
@@ -143,4 +99,86 @@ func (s *Store) Check() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// impliedEntries calls fn with every index entry the records imply, and bad
+// with each record that does not decode.
+func impliedEntries(tx *bolt.Tx, fn func(indexEntry), bad func(error)) error {
+	words := tx.Bucket(ixWord) != nil
+	records := []struct {
+		bucket []byte
+		index  func(id ID, v []byte) ([]indexEntry, error)
+	}{
+		{bContacts, func(id ID, v []byte) ([]indexEntry, error) {
+			c, err := decodeContact(id, v)
+			if err != nil {
+				return nil, err
+			}
+			return contactIndex(c), nil
+		}},
+		{bUsers, func(id ID, v []byte) ([]indexEntry, error) {
+			u, err := decodeUser(id, v)
+			if err != nil {
+				return nil, err
+			}
+			return userIndex(u), nil
+		}},
+		{bUnmatched, func(id ID, v []byte) ([]indexEntry, error) {
+			u, err := decodeUnmatched(id, v)
+			if err != nil {
+				return nil, err
+			}
+			return unmatchedIndex(u), nil
+		}},
+		{bInteractions, func(id ID, v []byte) ([]indexEntry, error) {
+			ia, err := decodeInteraction(id, v)
+			if err != nil {
+				return nil, err
+			}
+			if !words {
+				return interactionIndex(ia), nil
+			}
+			return append(interactionIndex(ia), storedWordEntries(tx, ia)...), nil
+		}},
+	}
+	for _, r := range records {
+		err := tx.Bucket(r.bucket).ForEach(func(k, v []byte) error {
+			entries, err := r.index(keyID(k), v)
+			if err != nil {
+				bad(fmt.Errorf("%s %d: %w", r.bucket, keyID(k), err))
+				return nil
+			}
+			for _, e := range entries {
+				fn(e)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// strayEntries names up to maxStrays entries of bucket b that no record
+// implies. It holds b's implied keys, so Check calls it only for a bucket
+// found to have strays.
+func strayEntries(tx *bolt.Tx, b []byte) ([][]byte, error) {
+	want := map[string]bool{}
+	err := impliedEntries(tx, func(e indexEntry) {
+		if bytes.Equal(e.bucket, b) {
+			want[string(e.key)] = true
+		}
+	}, func(error) {})
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	c := tx.Bucket(b).Cursor()
+	for k, _ := c.First(); k != nil && len(out) < maxStrays; k, _ = c.Next() {
+		if !want[string(k)] {
+			out = append(out, bytes.Clone(k))
+		}
+	}
+	return out, nil
 }
