@@ -109,27 +109,9 @@ func impliedEntries(tx *bolt.Tx, fn func(indexEntry), bad func(error)) error {
 		bucket []byte
 		index  func(id ID, v []byte) ([]indexEntry, error)
 	}{
-		{bContacts, func(id ID, v []byte) ([]indexEntry, error) {
-			c, err := decodeContact(id, v)
-			if err != nil {
-				return nil, err
-			}
-			return contactIndex(c), nil
-		}},
-		{bUsers, func(id ID, v []byte) ([]indexEntry, error) {
-			u, err := decodeUser(id, v)
-			if err != nil {
-				return nil, err
-			}
-			return userIndex(u), nil
-		}},
-		{bUnmatched, func(id ID, v []byte) ([]indexEntry, error) {
-			u, err := decodeUnmatched(id, v)
-			if err != nil {
-				return nil, err
-			}
-			return unmatchedIndex(u), nil
-		}},
+		{bContacts, indexOf(decodeContact, contactIndex)},
+		{bUsers, indexOf(decodeUser, userIndex)},
+		{bUnmatched, indexOf(decodeUnmatched, unmatchedIndex)},
 		{bInteractions, func(id ID, v []byte) ([]indexEntry, error) {
 			ia, err := decodeInteraction(id, v)
 			if err != nil {
@@ -158,6 +140,18 @@ func impliedEntries(tx *bolt.Tx, fn func(indexEntry), bad func(error)) error {
 		}
 	}
 	return nil
+}
+
+// indexOf turns a record kind's decoder and index function into what
+// impliedEntries walks with.
+func indexOf[T any](decode func(ID, []byte) (T, error), index func(T) []indexEntry) func(ID, []byte) ([]indexEntry, error) {
+	return func(id ID, v []byte) ([]indexEntry, error) {
+		r, err := decode(id, v)
+		if err != nil {
+			return nil, err
+		}
+		return index(r), nil
+	}
 }
 
 // strayEntries names up to maxStrays entries of bucket b that no record

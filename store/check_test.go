@@ -41,26 +41,33 @@ func TestCheckFindsIndexDamage(t *testing.T) {
 		}, []string{fmt.Sprintf("%s: entry", ixUserEmail), "points to"}},
 	}
 	for _, d := range damage {
-		snapshot := filepath.Join(t.TempDir(), "copy.db")
-		if _, err := s.BackupFile(snapshot); err != nil {
-			t.Fatal(err)
-		}
-		cp, err := Open(snapshot, Options{NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cp.Check(); err != nil {
-			t.Fatalf("%s: Check before the damage: %v", d.name, err)
-		}
-		if err := cp.db.Update(d.fn); err != nil {
-			t.Fatal(err)
-		}
-		err = cp.Check()
+		err := checkDamaged(t, s, d.fn)
 		for _, w := range d.want {
 			if err == nil || !strings.Contains(err.Error(), w) {
 				t.Errorf("%s: Check = %v, want it to mention %q", d.name, err, w)
 			}
 		}
-		cp.Close()
 	}
+}
+
+// checkDamaged copies s, checks the copy is sound, damages it with fn and
+// returns what Check says then.
+func checkDamaged(t *testing.T, s *Store, fn func(tx *bolt.Tx) error) error {
+	t.Helper()
+	snapshot := filepath.Join(t.TempDir(), "copy.db")
+	if _, err := s.BackupFile(snapshot); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := Open(snapshot, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	if err := cp.Check(); err != nil {
+		t.Fatalf("Check before the damage: %v", err)
+	}
+	if err := cp.db.Update(fn); err != nil {
+		t.Fatal(err)
+	}
+	return cp.Check()
 }

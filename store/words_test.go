@@ -322,21 +322,9 @@ func TestCheckFindsWordIndexDamage(t *testing.T) {
 		{"stray vocab word", func(tx *bolt.Tx) error { return tx.Bucket(ixWordVocab).Put([]byte("lulav"), nil) }, `stray word "lulav"`},
 	}
 	for _, d := range damage {
-		snapshot := filepath.Join(t.TempDir(), "copy.db")
-		if _, err := s.BackupFile(snapshot); err != nil {
-			t.Fatal(err)
-		}
-		cp, err := Open(snapshot, Options{NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cp.db.Update(d.fn); err != nil {
-			t.Fatal(err)
-		}
-		if err := cp.Check(); err == nil || !strings.Contains(err.Error(), d.want) {
+		if err := checkDamaged(t, s, d.fn); err == nil || !strings.Contains(err.Error(), d.want) {
 			t.Errorf("%s: Check = %v, want it to mention %q", d.name, err, d.want)
 		}
-		cp.Close()
 	}
 }
 
