@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -493,35 +494,79 @@ func reportRate(b *testing.B, n float64, unit string) {
 // BenchmarkCreateInteraction is one interaction per write, fsynced: one
 // writer pays a commit each; many writers share commits (group commit).
 func BenchmarkCreateInteraction(b *testing.B) {
-	b.Run("writers=1", func(b *testing.B) {
-		s, res := writeStore(b, store.Options{}, 1000, 10_000)
-		r := rand.New(rand.NewPCG(1, 1))
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := s.CreateInteraction(context.Background(), benchInteraction(r, res, time.Now())); err != nil {
+	for _, writers := range []int{1, 16 * runtime.GOMAXPROCS(0)} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			s, res := writeStore(b, store.Options{}, 1000, 10_000)
+			createEach(b, s, res, writers)
+		})
+	}
+}
+
+// BenchmarkCreateInteractionSeeded is BenchmarkCreateInteraction on a
+// durable copy of the seeded 100k and 1M databases: the insert rate once
+// the indexes are deep.
+func BenchmarkCreateInteractionSeeded(b *testing.B) {
+	for _, sz := range benchSizes {
+		b.Run("size="+sz.name, func(b *testing.B) {
+			skipLarge(b, sz)
+			path, meta := seeded(b, sz)
+			cp := filepath.Join(b.TempDir(), "w.db")
+			if err := copyBenchFile(path, cp); err != nil {
 				b.Fatal(err)
 			}
-		}
-		reportRate(b, float64(b.N), "ops/s")
-	})
-	const parallelism = 16
-	b.Run(fmt.Sprintf("writers=%d", parallelism*runtime.GOMAXPROCS(0)), func(b *testing.B) {
-		s, res := writeStore(b, store.Options{}, 1000, 10_000)
-		var seq atomic.Uint64
-		b.ReportAllocs()
-		b.SetParallelism(parallelism)
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
+			s, err := store.Open(cp, store.Options{PasswordCost: bcrypt.MinCost})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			for _, writers := range []int{1, 16 * runtime.GOMAXPROCS(0)} {
+				b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) { createEach(b, s, &meta.Result, writers) })
+			}
+		})
+	}
+}
+
+// createEach creates b.N interactions, one per write, from writers
+// goroutines, and reports the rate.
+func createEach(b *testing.B, s *store.Store, res *seed.Result, writers int) {
+	var seq atomic.Uint64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			r := rand.New(rand.NewPCG(2, seq.Add(1)))
-			for pb.Next() {
+			for next.Add(1) <= int64(b.N) {
 				if err := s.CreateInteraction(context.Background(), benchInteraction(r, res, time.Now())); err != nil {
 					b.Error(err)
 					return
 				}
 			}
-		})
-		reportRate(b, float64(b.N), "ops/s")
-	})
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	reportRate(b, float64(b.N), "ops/s")
+}
+
+func copyBenchFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
 }
 
 // BenchmarkCreateInteractionsBulk stores batches of 5000 in one transaction
