@@ -22,7 +22,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// LockTimeout bounds the wait for the file lock; default 1s.
+	// LockTimeout bounds the wait for the file lock; default 500ms, so a
+	// second process fails well within a second.
 	LockTimeout time.Duration
 	// NoSync skips fsync on commit. For tests and benchmarks only: a crash
 	// may lose acknowledged writes.
@@ -68,7 +69,7 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.Now = time.Now
 	}
 	if opts.LockTimeout <= 0 {
-		opts.LockTimeout = time.Second
+		opts.LockTimeout = 500 * time.Millisecond
 	}
 	if opts.PasswordCost == 0 {
 		opts.PasswordCost = bcrypt.DefaultCost
