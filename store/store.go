@@ -51,6 +51,9 @@ type Store struct {
 	writerWG sync.WaitGroup
 	// expected counts writes announced with Expect and not yet queued.
 	expected atomic.Int64
+	// lingerExpired counts batches that waited the whole maxLinger for
+	// announced writes that did not come in time.
+	lingerExpired atomic.Int64
 
 	idMu   sync.Mutex
 	lastID ID
@@ -223,6 +226,7 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		return err
 	}
 	req := &writeReq{fn: fn, done: make(chan error, 1)}
+	req.exp, _ = ctx.Value(expectKey{}).(*expectation)
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
@@ -230,9 +234,7 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	}
 	s.writes <- req
 	s.closeMu.RUnlock()
-	if e, ok := ctx.Value(expectKey{}).(*expectation); ok {
-		e.release()
-	}
+	req.exp.release() // the writer has most likely done so already
 	// Once queued the write will run; wait for its outcome whatever ctx says,
 	// so a caller never reports failure for data that was committed.
 	return <-req.done

@@ -14,6 +14,10 @@ import (
 type writeReq struct {
 	fn   func(tx *bolt.Tx) error
 	done chan error
+	// exp is the caller's announcement (Expect), if any: the writer ends
+	// it on taking the request, before it decides whether to wait for
+	// more, so a batch never waits for the very write it already holds.
+	exp *expectation
 }
 
 // writer is the only goroutine that writes. It blocks for one request, then
@@ -28,6 +32,7 @@ func (s *Store) writer(max int) {
 	linger := time.NewTimer(0)
 	<-linger.C
 	for req := range s.writes {
+		req.exp.release()
 		batch = append(batch[:0], req)
 		lingering := false
 	fill:
@@ -37,6 +42,7 @@ func (s *Store) writer(max int) {
 				if !ok {
 					break fill
 				}
+				r.exp.release()
 				batch = append(batch, r)
 				continue
 			default:
@@ -53,9 +59,11 @@ func (s *Store) writer(max int) {
 				if !ok {
 					break fill
 				}
+				r.exp.release()
 				batch = append(batch, r)
 			case <-linger.C:
 				lingering = false
+				s.lingerExpired.Add(1)
 				break fill
 			}
 		}
@@ -76,7 +84,11 @@ type expectation struct {
 	once sync.Once
 }
 
-func (e *expectation) release() { e.once.Do(func() { e.s.expected.Add(-1) }) }
+func (e *expectation) release() {
+	if e != nil {
+		e.once.Do(func() { e.s.expected.Add(-1) })
+	}
+}
 
 // Expecting reports whether ctx already carries an announcement.
 func Expecting(ctx context.Context) bool {
