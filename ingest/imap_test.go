@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,6 +178,11 @@ type memServer struct {
 	tls  *tls.Config // implicit TLS when set
 	// noIdle hides IDLE, which imapserver always announces.
 	noIdle bool
+	// stallAt, when set, is what a client sends after which the server
+	// stops answering (it reads on and stays connected); with drip set it
+	// answers instead, a few bytes at a time, drip apart.
+	stallAt string
+	drip    time.Duration
 }
 
 var (
@@ -230,6 +236,9 @@ func (m *memServer) start(addr string) {
 	if m.tls != nil {
 		ln = tls.NewListener(ln, m.tls)
 	}
+	if m.stallAt != "" {
+		ln = &stallListener{ln, []byte(m.stallAt), m.drip}
+	}
 	m.srv = imapserver.New(&m.opts)
 	go m.srv.Serve(ln)
 	srv := m.srv
@@ -250,6 +259,53 @@ type noIdleConn struct{ net.Conn }
 func (c noIdleConn) Write(p []byte) (int, error) {
 	if _, err := c.Conn.Write(bytes.ReplaceAll(p, []byte(" IDLE"), nil)); err != nil {
 		return 0, err
+	}
+	return len(p), nil
+}
+
+type stallListener struct {
+	net.Listener
+	trigger []byte
+	drip    time.Duration
+}
+
+func (l *stallListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &stallConn{Conn: c, trigger: l.trigger, drip: l.drip}, nil
+}
+
+// stallConn stops answering once the client sends trigger (each command
+// arrives in one read in these tests), or with drip answers slowly.
+type stallConn struct {
+	net.Conn
+	trigger []byte
+	drip    time.Duration
+	stalled atomic.Bool
+}
+
+func (c *stallConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if bytes.Contains(p[:n], c.trigger) {
+		c.stalled.Store(true)
+	}
+	return n, err
+}
+
+func (c *stallConn) Write(p []byte) (int, error) {
+	if !c.stalled.Load() {
+		return c.Conn.Write(p)
+	}
+	if c.drip == 0 {
+		return len(p), nil // heard by nobody
+	}
+	for chunk := range slices.Chunk(p, 16) {
+		time.Sleep(c.drip)
+		if _, err := c.Conn.Write(chunk); err != nil {
+			return 0, err
+		}
 	}
 	return len(p), nil
 }
@@ -885,6 +941,89 @@ func TestIMAPSlowMailboxDoesNotHoldUpOthers(t *testing.T) {
 	}
 	if st := slow.Status(); st.State != IMAPStateStopped {
 		t.Errorf("slow mailbox state after stop = %q", st.State)
+	}
+}
+
+// A server that stays connected but stops answering a command fails the
+// poll within CommandTimeout, whichever command it was: the status shows
+// why instead of staying "polling" (or "idle") for good.
+func TestIMAPServerThatStopsAnsweringFailsThePoll(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		stallAt string // what the client sends before the silence
+		after   string
+		doing   string // named in the error
+		// idling: the first poll succeeds, the silence comes with IDLE.
+		idling bool
+	}{
+		{"LOGIN", IMAPAfterSeen, "LOGIN", false},
+		{"SELECT", IMAPAfterSeen, "SELECT", false},
+		{"RFC822.SIZE", IMAPAfterSeen, "UID FETCH (RFC822.SIZE)", false},
+		{"BODY.PEEK", IMAPAfterSeen, "UID FETCH (BODY.PEEK[])", false},
+		{"STORE", IMAPAfterSeen, "UID STORE", false},
+		{"MOVE", IMAPAfterMove, "UID MOVE", false},
+		{"EXPUNGE", IMAPAfterDelete, "UID EXPUNGE", false},
+		{"IDLE", IMAPAfterSeen, "IDLE", true},
+		{"DONE", IMAPAfterSeen, "DONE (the end of IDLE)", true},
+	} {
+		t.Run(tc.stallAt, func(t *testing.T) {
+			t.Parallel()
+			e := newIngestEnv(t)
+			m := newMemServer(t, capsRev2)
+			m.stallAt = tc.stallAt
+			m.start("")
+			m.append("INBOX", loggedMail(1))
+			cfg := m.config("office")
+			cfg.After, cfg.MoveTo = tc.after, "Done"
+			cfg.CommandTimeout = 200 * time.Millisecond
+			cfg.MinBackoff = time.Minute // one attempt: the state stays put
+			p := NewIMAPPoller(cfg, e.pipe, nil)
+			outcomes := make(chan string, 10)
+			p.OnPoll = func(_, outcome string, _ int) { outcomes <- outcome }
+			stop := runPoller(t, p)
+			if tc.idling {
+				if o := <-outcomes; o != "ok" {
+					t.Fatalf("first poll: %s", o)
+				}
+			}
+			if tc.stallAt == "DONE" {
+				waitFor(t, 5*time.Second, "IDLE", func() bool { return p.Status().State == IMAPStateIdle })
+				p.Kick() // ends IDLE: DONE goes unanswered
+			}
+			waitFor(t, 5*time.Second, "the poll to fail", func() bool { return p.Status().ConsecutiveErrors == 1 })
+			st := p.Status()
+			want := fmt.Sprintf("the server at %s stopped answering: no reply to %s for 200ms", m.addr, tc.doing)
+			if st.LastError != want || st.State != IMAPStateRetrying {
+				t.Errorf("status = %q, %q; want %q, %q", st.State, st.LastError, IMAPStateRetrying, want)
+			}
+			if o := <-outcomes; o != "connect" {
+				t.Errorf("OnPoll outcome = %q, want connect", o)
+			}
+			stop()
+		})
+	}
+}
+
+// The watchdog counts silence, not the length of a command: a FETCH that
+// takes longer than CommandTimeout but keeps arriving is not cut off.
+func TestIMAPSlowButSteadyAnswerIsNotCutOff(t *testing.T) {
+	t.Parallel()
+	e := newIngestEnv(t)
+	m := newMemServer(t, capsRev2)
+	m.stallAt, m.drip = "BODY.PEEK", 20*time.Millisecond
+	m.start("")
+	m.append("INBOX", loggedMail(1))
+	cfg := m.config("office")
+	cfg.CommandTimeout = 200 * time.Millisecond
+	p := NewIMAPPoller(cfg, e.pipe, nil)
+	runPoller(t, p)
+	start := time.Now()
+	waitFor(t, 15*time.Second, "the message", func() bool { st := p.Status(); return st.Ingested == 1 || st.LastError != "" })
+	if st := p.Status(); st.LastError != "" || st.Logged != 1 {
+		t.Errorf("status = %+v", st)
+	}
+	if d := time.Since(start); d < cfg.CommandTimeout {
+		t.Errorf("the answer took %v, less than CommandTimeout: the test proves nothing", d)
 	}
 }
 
