@@ -1016,6 +1016,11 @@ func (p *IMAPPoller) commit(ctx context.Context, b *imapBatch) (stored int, err 
 			p.log.Error("panic storing a batch", "panic", r, "stack", string(debug.Stack()))
 			stored, err = 0, &imapFailure{kind: "internal", msg: fmt.Sprintf("internal error storing messages: %v (see the log)", r)}
 		}
+		if err != nil { // the batch is not stored; it is fetched again
+			for range b.uids {
+				p.pipe.observe(store.SourceIMAP, StatusFailed, b.start)
+			}
+		}
 	}()
 	b.wg.Wait()
 	b.ins, b.errs = b.ins[:len(b.uids)], b.errs[:len(b.uids)]
@@ -1028,7 +1033,6 @@ func (p *IMAPPoller) commit(ctx context.Context, b *imapBatch) (stored int, err 
 	if err != nil {
 		return 0, storeFailure(err)
 	}
-	d := time.Since(b.start)
 	debug := p.log.Enabled(ctx, slog.LevelDebug)
 	var logged, unmatched, dups int64
 	for i, r := range res {
@@ -1040,9 +1044,7 @@ func (p *IMAPPoller) commit(ctx context.Context, b *imapBatch) (stored int, err 
 		case store.IngestDuplicate:
 			dups++
 		}
-		if p.pipe.Observe != nil {
-			p.pipe.Observe(store.SourceIMAP, r.Status, d)
-		}
+		p.pipe.observe(store.SourceIMAP, r.Status, b.start)
 		if !debug {
 			continue
 		}

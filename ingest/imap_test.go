@@ -25,6 +25,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
 	"touchpoint/matcher"
@@ -659,6 +660,68 @@ func TestIMAPCrashBetweenCommitAndFlagging(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A batch the store cannot write is counted in touchpoint_messages_total
+// with status "failed", message by message, as SMTP and pipe failures are.
+func TestIMAPStoreFailureIsCountedAsFailed(t *testing.T) {
+	t.Parallel()
+	e := newIngestEnv(t)
+	m := newMemServer(t, capsRev2)
+	m.start("")
+	m.append("INBOX", loggedMail(1))
+	cfg := m.config("office")
+	p := NewIMAPPoller(cfg, e.pipe, nil)
+	stop := runPoller(t, p)
+	waitIngested(t, p, 1) // the cursor exists: the next poll writes only its batch
+	stop()
+
+	// The store turns read-only: the cursor reads and matching works, the
+	// batch's commit fails.
+	if err := e.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := store.Open(filepath.Join(e.dir, "t.db"), store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.s, e.pipe.Store = ro, ro
+	messages := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchpoint_messages_total"}, []string{"source", "status"})
+	e.pipe.Observe = func(source, status string, _ time.Duration) { messages.WithLabelValues(source, status).Inc() }
+	m.append("INBOX", loggedMail(2), loggedMail(3))
+	cfg.MinBackoff = time.Minute // one attempt
+	p2 := NewIMAPPoller(cfg, e.pipe, nil)
+	stop2 := runPoller(t, p2)
+	waitFor(t, 10*time.Second, "the commit to fail", func() bool { return p2.Status().ConsecutiveErrors == 1 })
+	stop2()
+	if st := p2.Status(); !strings.HasPrefix(st.LastError, "storing messages failed") || st.Ingested != 0 {
+		t.Errorf("status = %+v, want a store failure", st)
+	}
+	if got, want := scrape(t, messages), map[string]float64{`{source="imap",status="failed"}`: 2}; !maps.Equal(got, want) {
+		t.Errorf("touchpoint_messages_total = %v, want %v", got, want)
+	}
+}
+
+// scrape gathers a collector as Prometheus would: series → value.
+func scrape(t testing.TB, c prometheus.Collector) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			out["{"+strings.Join(labels, ",")+"}"] = m.GetCounter().GetValue()
+		}
+	}
+	return out
 }
 
 // A lost cursor (or a crash before the commit) fetches again: every
