@@ -123,6 +123,14 @@ func loggedMail(i int) []byte {
 		"Content-Type: text/plain; charset=utf-8\r\n\r\nSee you on day %d.\r\n", i, i, i)
 }
 
+func mails(from, to int) [][]byte {
+	var out [][]byte
+	for i := from; i <= to; i++ {
+		out = append(out, loggedMail(i))
+	}
+	return out
+}
+
 // runPoller runs p until the test ends (or stop is called) and returns
 // stop, which cancels and waits for Run to return.
 func runPoller(t testing.TB, p *IMAPPoller) (stop func()) {
@@ -466,56 +474,83 @@ func TestIMAPLogsNewMailOnceAndMarksItSeen(t *testing.T) {
 	mu.Unlock()
 }
 
-func TestIMAPAfterActions(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name   string
-		caps   imap.CapSet
-		after  string
-		moveTo string
-	}{
-		{"seen", capsRev2, IMAPAfterSeen, ""},
-		{"move", capsRev2, IMAPAfterMove, "Processed"},
-		{"move without MOVE (COPY, STORE, EXPUNGE)", capsRev1, IMAPAfterMove, "Processed"},
-		{"move into a nested folder", capsRev2, IMAPAfterMove, "Archive/Logged"},
-		{"delete", capsRev2, IMAPAfterDelete, ""},
-		{"delete without UIDPLUS (EXPUNGE)", capsRev1, IMAPAfterDelete, ""},
-	} {
+// afterActionCase is one after-action for testAfterActions.
+type afterActionCase struct {
+	name   string
+	after  string
+	moveTo string
+	caps   imap.CapSet // what the in-memory server announces (Dovecot has its own)
+}
+
+// testMailbox is a fresh mailbox on a test server.
+type testMailbox struct {
+	cfg IMAPConfig         // the poller's, for its INBOX
+	c   *imapclient.Client // logged in, to look at the folders
+	add func(raws ...[]byte)
+}
+
+// testAfterActions checks each after-action against mailboxes from
+// newMailbox (the in-memory server or Dovecot): three messages are logged,
+// then marked seen, moved or deleted; a fourth that arrives later (the move
+// target exists by then) is treated the same.
+func testAfterActions(t *testing.T, cases []afterActionCase, newMailbox func(t *testing.T, tc afterActionCase) testMailbox) {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newIngestEnv(t)
-			m := newMemServer(t, tc.caps)
-			m.start("")
-			m.append("INBOX", loggedMail(1), loggedMail(2), loggedMail(3))
-			cfg := m.config("box")
+			mb := newMailbox(t, tc)
+			mb.add(mails(1, 3)...)
+			cfg := mb.cfg
 			cfg.After, cfg.MoveTo = tc.after, tc.moveTo
 			p := NewIMAPPoller(cfg, e.pipe, nil)
 			runPoller(t, p)
-			waitIngested(t, p, 3)
-			if st := p.Status(); st.LastError != "" || st.Logged != 3 {
-				t.Fatalf("status = %+v", st)
-			}
-			c := dialTestClient(t, m.addr, memUser, memPass, nil)
-			inbox := folderFlags(t, c, "INBOX")
-			switch tc.after {
-			case IMAPAfterSeen:
-				if len(inbox) != 3 || !allSeen(inbox) {
-					t.Errorf("INBOX = %v, want 3 seen", inbox)
+			check := func(n int) {
+				t.Helper()
+				waitIngested(t, p, int64(n))
+				if st := p.Status(); st.LastError != "" || st.Logged != int64(n) {
+					t.Fatalf("status = %+v, want %d logged", st, n)
 				}
-			case IMAPAfterMove:
-				if moved := folderFlags(t, c, tc.moveTo); len(inbox) != 0 || len(moved) != 3 {
-					t.Errorf("INBOX = %v, %s = %v; want 0 and 3", inbox, tc.moveTo, moved)
+				inbox := folderFlags(t, mb.c, "INBOX")
+				switch tc.after {
+				case IMAPAfterSeen:
+					if len(inbox) != n || !allSeen(inbox) {
+						t.Errorf("INBOX = %v, want %d seen", inbox, n)
+					}
+				case IMAPAfterMove:
+					if moved := folderFlags(t, mb.c, tc.moveTo); len(inbox) != 0 || len(moved) != n {
+						t.Errorf("INBOX = %v, %s = %v; want 0 and %d", inbox, tc.moveTo, moved, n)
+					}
+				case IMAPAfterDelete:
+					if len(inbox) != 0 {
+						t.Errorf("INBOX = %v, want empty", inbox)
+					}
 				}
-			case IMAPAfterDelete:
-				if len(inbox) != 0 {
-					t.Errorf("INBOX = %v, want empty", inbox)
+				if got := e.interactions(); got != n {
+					t.Errorf("%d interactions, want %d", got, n)
 				}
 			}
-			if n := e.interactions(); n != 3 {
-				t.Errorf("%d interactions, want 3", n)
-			}
+			check(3)
+			mb.add(loggedMail(4))
+			check(4)
 		})
 	}
+}
+
+func TestIMAPAfterActions(t *testing.T) {
+	t.Parallel()
+	testAfterActions(t, []afterActionCase{
+		{"seen", IMAPAfterSeen, "", capsRev2},
+		{"move", IMAPAfterMove, "Processed", capsRev2},
+		{"move without MOVE (COPY, STORE, EXPUNGE)", IMAPAfterMove, "Processed", capsRev1},
+		{"move into a nested folder", IMAPAfterMove, "Archive/Logged", capsRev2},
+		{"delete", IMAPAfterDelete, "", capsRev2},
+		{"delete without UIDPLUS (EXPUNGE)", IMAPAfterDelete, "", capsRev1},
+	}, func(t *testing.T, tc afterActionCase) testMailbox {
+		m := newMemServer(t, tc.caps)
+		m.start("")
+		c := dialTestClient(t, m.addr, memUser, memPass, nil)
+		return testMailbox{cfg: m.config("box"), c: c, add: func(raws ...[]byte) { m.append("INBOX", raws...) }}
+	})
 }
 
 // Without IDLE the poller disconnects after a poll and polls again on the
