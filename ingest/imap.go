@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -71,6 +72,11 @@ type IMAPConfig struct {
 	MaxMessageBytes int64
 	// DialTimeout bounds connecting and the TLS handshake (30 s).
 	DialTimeout time.Duration
+	// CommandTimeout is how long a command may go without a byte from the
+	// server before the connection is closed and the poll fails (2 min).
+	// It bounds every command from LOGIN on; IDLE waits on its own bound,
+	// IdleRefresh.
+	CommandTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait before reconnecting after an
 	// error; it doubles from one to the other (1 s, 5 min).
 	MinBackoff, MaxBackoff time.Duration
@@ -106,6 +112,9 @@ func (c IMAPConfig) withDefaults() IMAPConfig {
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 30 * time.Second
+	}
+	if c.CommandTimeout <= 0 {
+		c.CommandTimeout = 2 * time.Minute
 	}
 	if c.MinBackoff <= 0 {
 		c.MinBackoff = time.Second
@@ -323,11 +332,112 @@ type imapConn struct {
 	newMail chan struct{}
 	stop    func() bool // stops the ctx watcher
 	tls     string      // how the connection is protected, in words
+	dog     *watchdog
 }
 
 func (ic *imapConn) close() {
 	ic.stop()
+	ic.dog.disarm()
 	ic.c.Close()
+}
+
+// watchdog bounds the commands of one connection. imapclient bounds a
+// response once its first byte has arrived but waits for that byte
+// forever, so a server that stays connected and stops answering would hold
+// the poller in one command for good. While armed, the watchdog closes the
+// connection (failing the command) once nothing has been read for the
+// timeout; every read restarts the count, so a long FETCH that keeps
+// arriving is never cut off. It is disarmed while IDLE waits.
+type watchdog struct {
+	conn    net.Conn // the TCP connection, under any TLS
+	timeout time.Duration
+	born    time.Time
+	heardAt atomic.Int64 // when something was last read, as time since born
+
+	mu    sync.Mutex
+	timer *time.Timer
+	doing string // the command armed for; "" when disarmed
+	fired string // the command the connection was closed in
+}
+
+func newWatchdog(conn net.Conn, timeout time.Duration) *watchdog {
+	return &watchdog{conn: conn, timeout: timeout, born: time.Now()}
+}
+
+// heard restarts the count: the server sent something, or the poller
+// consumed what it had sent.
+func (w *watchdog) heard() { w.heardAt.Store(int64(time.Since(w.born))) }
+
+// arm starts the count for a command the server must answer; doing names
+// it in the error.
+func (w *watchdog) arm(doing string) {
+	w.heard()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.doing = doing
+	if w.timer == nil {
+		w.timer = time.AfterFunc(w.timeout, w.check)
+	} else {
+		w.timer.Reset(w.timeout)
+	}
+}
+
+func (w *watchdog) disarm() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.doing = ""
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+func (w *watchdog) check() {
+	w.mu.Lock()
+	if w.doing == "" || w.fired != "" {
+		w.mu.Unlock()
+		return
+	}
+	silent := time.Since(w.born) - time.Duration(w.heardAt.Load())
+	if silent < w.timeout {
+		w.timer.Reset(w.timeout - silent)
+		w.mu.Unlock()
+		return
+	}
+	w.fired = w.doing
+	w.mu.Unlock()
+	w.conn.Close()
+}
+
+// failure is why the watchdog closed the connection, or nil.
+func (w *watchdog) failure(addr string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fired == "" {
+		return nil
+	}
+	return &imapFailure{kind: "connect", msg: fmt.Sprintf("the server at %s stopped answering: no reply to %s for %v", addr, w.fired, w.timeout)}
+}
+
+// watchedConn tells the watchdog about every read.
+type watchedConn struct {
+	net.Conn
+	dog *watchdog
+}
+
+func (c watchedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.dog.heard()
+	}
+	return n, err
+}
+
+// timedOut replaces the error of a command the watchdog cut short.
+func (ic *imapConn) timedOut(err error) error {
+	if f := ic.dog.failure(ic.cfg.Addr()); f != nil {
+		return f
+	}
+	return err
 }
 
 // logout ends the session politely, then closes the connection.
@@ -389,7 +499,9 @@ func (p *IMAPPoller) session(ctx context.Context) (polled bool, err error) {
 		if !first {
 			// Select again: a folder deleted and recreated meanwhile has
 			// a new UIDVALIDITY (a server need not tell an idling session).
+			ic.dog.arm("SELECT")
 			sel, err := ic.c.Select(p.cfg.Folder, nil).Wait()
+			ic.dog.disarm()
 			if err != nil {
 				err = p.explainLost(ic, folderFailure(p.cfg.Folder, err))
 				p.failed(err, 0)
@@ -427,8 +539,11 @@ func (p *IMAPPoller) session(ctx context.Context) (polled bool, err error) {
 }
 
 // explainLost rewrites the error of a command that failed because the
-// connection went away.
+// connection went away or the server stopped answering.
 func (p *IMAPPoller) explainLost(ic *imapConn, err error) error {
+	if f := ic.dog.failure(p.cfg.Addr()); f != nil {
+		return f
+	}
 	if k := failureKind(err); k != "server" || !ic.lost() {
 		return err
 	}
@@ -438,7 +553,9 @@ func (p *IMAPPoller) explainLost(ic *imapConn, err error) error {
 // idle waits in IDLE until the server announces mail, Kick, IdleRefresh
 // passes, the connection drops or ctx ends.
 func (p *IMAPPoller) idle(ctx context.Context, ic *imapConn) error {
+	ic.dog.arm("IDLE")
 	cmd, err := ic.c.Idle()
+	ic.dog.disarm()
 	if err != nil {
 		return serverFailure("IDLE", err)
 	}
@@ -451,6 +568,8 @@ func (p *IMAPPoller) idle(ctx context.Context, ic *imapConn) error {
 	case <-ctx.Done():
 	case <-ic.c.Closed():
 	}
+	ic.dog.arm("DONE (the end of IDLE)")
+	defer ic.dog.disarm()
 	if err := cmd.Close(); err != nil {
 		return serverFailure("IDLE", err)
 	}
@@ -473,10 +592,12 @@ func dialIMAP(ctx context.Context, cfg IMAPConfig, selectFolder bool) (*imapConn
 	}
 	addr := cfg.Addr()
 	d := net.Dialer{Timeout: cfg.DialTimeout}
-	raw, err := d.DialContext(ctx, "tcp", addr)
+	tcp, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, connectFailure(addr, err)
 	}
+	dog := newWatchdog(tcp, cfg.CommandTimeout)
+	raw := watchedConn{Conn: tcp, dog: dog}
 	// Closing the connection is how ctx interrupts whatever is in progress.
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	fail := func(f error) (*imapConn, error) {
@@ -532,8 +653,9 @@ func dialIMAP(ctx context.Context, cfg IMAPConfig, selectFolder bool) (*imapConn
 	default:
 		return fail(&imapFailure{kind: "config", msg: fmt.Sprintf("unknown TLS mode %q", cfg.TLS)})
 	}
-	ic := &imapConn{c: c, cfg: cfg, newMail: newMail, stop: stop, tls: tlsWords}
+	ic := &imapConn{c: c, cfg: cfg, newMail: newMail, stop: stop, tls: tlsWords, dog: dog}
 	bad := func(f error) (*imapConn, error) {
+		f = ic.timedOut(f)
 		ic.close()
 		return nil, f
 	}
@@ -543,6 +665,9 @@ func dialIMAP(ctx context.Context, cfg IMAPConfig, selectFolder bool) (*imapConn
 	if c.Caps().Has(imap.CapLoginDisabled) {
 		return bad(&imapFailure{kind: "auth", msg: fmt.Sprintf("the server at %s refuses to log in without TLS; set tls = \"starttls\" or \"implicit\"", addr)})
 	}
+	// The greeting is bounded by imapclient; from LOGIN on the watchdog is.
+	dog.arm("LOGIN")
+	defer dog.disarm()
 	if err := c.Login(cfg.Username, pw).Wait(); err != nil {
 		return bad(loginFailure(cfg, err))
 	}
@@ -550,6 +675,7 @@ func dialIMAP(ctx context.Context, cfg IMAPConfig, selectFolder bool) (*imapConn
 	if !selectFolder {
 		return ic, nil
 	}
+	dog.arm("SELECT")
 	sel, err := c.Select(cfg.Folder, nil).Wait()
 	if err != nil {
 		return bad(folderFailure(cfg.Folder, err))
@@ -617,7 +743,7 @@ func (p *IMAPPoller) poll(ctx context.Context, ic *imapConn, first bool) (stored
 	}
 	p.update(func(st *IMAPStatus) { st.UIDValidity, st.LastUID = cur.UIDValidity, cur.UID })
 	if p.cfg.After == IMAPAfterMove && first {
-		if err := ensureFolder(ic.c, p.cfg.MoveTo); err != nil {
+		if err := ensureFolder(ic, p.cfg.MoveTo); err != nil {
 			return 0, err
 		}
 	}
@@ -633,7 +759,7 @@ func (p *IMAPPoller) poll(ctx context.Context, ic *imapConn, first bool) (stored
 		return 0, nil // nothing new since the folder was selected
 	}
 
-	plan, err := p.plan(ic.c, imap.UID(cur.UID))
+	plan, err := p.plan(ic, imap.UID(cur.UID))
 	if err != nil {
 		return 0, err
 	}
@@ -645,10 +771,12 @@ func (p *IMAPPoller) poll(ctx context.Context, ic *imapConn, first bool) (stored
 
 // plan lists the UIDs after last with their sizes: UID FETCH last+1:*
 // (UID RFC822.SIZE) is one small response per message.
-func (p *IMAPPoller) plan(c *imapclient.Client, last imap.UID) ([]planned, error) {
+func (p *IMAPPoller) plan(ic *imapConn, last imap.UID) ([]planned, error) {
 	var set imap.UIDSet
 	set.AddRange(last+1, 0) // last+1:*
-	cmd := c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true})
+	ic.dog.arm("UID FETCH (RFC822.SIZE)")
+	defer ic.dog.disarm()
+	cmd := ic.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true})
 	var out []planned
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		var pl planned
@@ -734,7 +862,7 @@ func (p *IMAPPoller) ingest(ctx context.Context, ic *imapConn, plan []planned, c
 	for len(plan) > 0 {
 		var b *imapBatch
 		b, plan = p.nextBatch(plan, cur.UIDValidity)
-		if err := p.fetch(ic.c, b, jobs); err != nil {
+		if err := p.fetch(ic, b, jobs); err != nil {
 			return fail(err)
 		}
 		for handed := false; !handed; {
@@ -786,7 +914,7 @@ func (p *IMAPPoller) nextBatch(plan []planned, validity uint32) (*imapBatch, []p
 // fetch streams the batch's bodies (BODY.PEEK[]: nothing is marked seen)
 // and hands each to the workers as it arrives. A message the server no
 // longer has (expunged meanwhile) is simply absent.
-func (p *IMAPPoller) fetch(c *imapclient.Client, b *imapBatch, jobs chan<- prepJob) error {
+func (p *IMAPPoller) fetch(ic *imapConn, b *imapBatch, jobs chan<- prepJob) error {
 	want := b.uids
 	b.uids, b.ins, b.errs = make([]imap.UID, 0, len(want)), make([]*store.Incoming, len(want)), make([]error, len(want))
 	if len(want) == 0 {
@@ -797,7 +925,9 @@ func (p *IMAPPoller) fetch(c *imapclient.Client, b *imapBatch, jobs chan<- prepJ
 	}
 	set := imap.UIDSetNum(want...)
 	body := &imap.FetchItemBodySection{Peek: true}
-	cmd := c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{body}})
+	ic.dog.arm("UID FETCH (BODY.PEEK[])")
+	defer ic.dog.disarm()
+	cmd := ic.c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{body}})
 	var readErr error
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		var uid imap.UID
@@ -833,6 +963,8 @@ func (p *IMAPPoller) fetch(c *imapclient.Client, b *imapBatch, jobs chan<- prepJ
 		b.uids = append(b.uids, uid)
 		b.wg.Add(1)
 		jobs <- prepJob{b: b, i: i, raw: raw}
+		// Busy workers hold up reading, not the server.
+		ic.dog.heard()
 	}
 	err := cmd.Close()
 	if readErr != nil {
@@ -884,6 +1016,11 @@ func (p *IMAPPoller) commit(ctx context.Context, b *imapBatch) (stored int, err 
 			p.log.Error("panic storing a batch", "panic", r, "stack", string(debug.Stack()))
 			stored, err = 0, &imapFailure{kind: "internal", msg: fmt.Sprintf("internal error storing messages: %v (see the log)", r)}
 		}
+		if err != nil { // the batch is not stored; it is fetched again
+			for range b.uids {
+				p.pipe.observe(store.SourceIMAP, StatusFailed, b.start)
+			}
+		}
 	}()
 	b.wg.Wait()
 	b.ins, b.errs = b.ins[:len(b.uids)], b.errs[:len(b.uids)]
@@ -896,7 +1033,6 @@ func (p *IMAPPoller) commit(ctx context.Context, b *imapBatch) (stored int, err 
 	if err != nil {
 		return 0, storeFailure(err)
 	}
-	d := time.Since(b.start)
 	debug := p.log.Enabled(ctx, slog.LevelDebug)
 	var logged, unmatched, dups int64
 	for i, r := range res {
@@ -908,9 +1044,7 @@ func (p *IMAPPoller) commit(ctx context.Context, b *imapBatch) (stored int, err 
 		case store.IngestDuplicate:
 			dups++
 		}
-		if p.pipe.Observe != nil {
-			p.pipe.Observe(store.SourceIMAP, r.Status, d)
-		}
+		p.pipe.observe(store.SourceIMAP, r.Status, b.start)
 		if !debug {
 			continue
 		}
@@ -936,22 +1070,23 @@ func (p *IMAPPoller) afterAction(ic *imapConn, uids []imap.UID) error {
 		return nil
 	}
 	set := imap.UIDSetNum(uids...)
-	c := ic.c
+	defer ic.dog.disarm()
 	switch p.cfg.After {
 	case IMAPAfterSeen:
-		if err := addFlag(c, set, imap.FlagSeen); err != nil {
+		if err := addFlag(ic, set, imap.FlagSeen); err != nil {
 			return serverFailure("marking messages seen", err)
 		}
 	case IMAPAfterDelete:
-		if err := addFlag(c, set, imap.FlagDeleted); err != nil {
+		if err := addFlag(ic, set, imap.FlagDeleted); err != nil {
 			return serverFailure("deleting messages", err)
 		}
-		if err := expunge(c, ic.caps, set); err != nil {
+		if err := expunge(ic, set); err != nil {
 			return serverFailure("deleting messages (EXPUNGE)", err)
 		}
 	case IMAPAfterMove:
 		if ic.caps.Has(imap.CapMove) {
-			if _, err := c.Move(set, p.cfg.MoveTo).Wait(); err != nil {
+			ic.dog.arm("UID MOVE")
+			if _, err := ic.c.Move(set, p.cfg.MoveTo).Wait(); err != nil {
 				return moveFailure(p.cfg.MoveTo, err)
 			}
 			return nil
@@ -959,30 +1094,35 @@ func (p *IMAPPoller) afterAction(ic *imapConn, uids []imap.UID) error {
 		// No MOVE: copy, and only once the copy succeeded flag and
 		// expunge (imapclient's own fallback pipelines all three, which
 		// would delete messages whose copy failed).
-		if _, err := c.Copy(set, p.cfg.MoveTo).Wait(); err != nil {
+		ic.dog.arm("UID COPY")
+		if _, err := ic.c.Copy(set, p.cfg.MoveTo).Wait(); err != nil {
 			return moveFailure(p.cfg.MoveTo, err)
 		}
-		if err := addFlag(c, set, imap.FlagDeleted); err != nil {
+		if err := addFlag(ic, set, imap.FlagDeleted); err != nil {
 			return serverFailure("moving messages (STORE \\Deleted)", err)
 		}
-		if err := expunge(c, ic.caps, set); err != nil {
+		if err := expunge(ic, set); err != nil {
 			return serverFailure("moving messages (EXPUNGE)", err)
 		}
 	}
 	return nil
 }
 
-func addFlag(c *imapclient.Client, set imap.UIDSet, flag imap.Flag) error {
-	return c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{flag}}, nil).Close()
+// addFlag and expunge arm the watchdog; their caller disarms it.
+func addFlag(ic *imapConn, set imap.UIDSet, flag imap.Flag) error {
+	ic.dog.arm("UID STORE")
+	return ic.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{flag}}, nil).Close()
 }
 
 // expunge removes the set's \Deleted messages: UID EXPUNGE where offered,
 // else EXPUNGE (which also removes other messages flagged \Deleted).
-func expunge(c *imapclient.Client, caps imap.CapSet, set imap.UIDSet) error {
-	if caps.Has(imap.CapUIDPlus) {
-		return c.UIDExpunge(set).Close()
+func expunge(ic *imapConn, set imap.UIDSet) error {
+	if ic.caps.Has(imap.CapUIDPlus) {
+		ic.dog.arm("UID EXPUNGE")
+		return ic.c.UIDExpunge(set).Close()
 	}
-	return c.Expunge().Close()
+	ic.dog.arm("EXPUNGE")
+	return ic.c.Expunge().Close()
 }
 
 // catchUp applies the after-action to messages up to the cursor that are
@@ -996,7 +1136,9 @@ func (p *IMAPPoller) catchUp(ic *imapConn, last uint32) error {
 	if p.cfg.After == IMAPAfterSeen {
 		crit.NotFlag = []imap.Flag{imap.FlagSeen}
 	}
+	ic.dog.arm("UID SEARCH")
 	data, err := ic.c.UIDSearch(crit, nil).Wait()
+	ic.dog.disarm()
 	if err != nil {
 		return serverFailure("looking for messages stored but not yet "+p.cfg.afterWords(), err)
 	}
@@ -1014,7 +1156,10 @@ func (p *IMAPPoller) catchUp(ic *imapConn, last uint32) error {
 }
 
 // ensureFolder creates the move target when it does not exist.
-func ensureFolder(c *imapclient.Client, name string) error {
+func ensureFolder(ic *imapConn, name string) error {
+	c := ic.c
+	defer ic.dog.disarm()
+	ic.dog.arm("LIST")
 	l, err := c.List("", name, nil).Collect()
 	if err != nil {
 		return serverFailure("looking for folder "+name, err)
@@ -1024,6 +1169,7 @@ func ensureFolder(c *imapclient.Client, name string) error {
 			return nil
 		}
 	}
+	ic.dog.arm("CREATE")
 	if err := c.Create(name, nil).Wait(); err != nil {
 		var ie *imap.Error
 		if errors.As(err, &ie) && ie.Code == imap.ResponseCodeAlreadyExists {
@@ -1031,6 +1177,7 @@ func ensureFolder(c *imapclient.Client, name string) error {
 		}
 		return &imapFailure{kind: "folder", msg: fmt.Sprintf("cannot create folder %s to move messages to: %s", name, serverText(err)), err: err}
 	}
+	ic.dog.arm("SUBSCRIBE")
 	c.Subscribe(name).Wait() // so mail clients show it; not worth failing over
 	return nil
 }
@@ -1069,23 +1216,27 @@ func ProbeIMAP(ctx context.Context, cfg IMAPConfig) (*IMAPProbe, error) {
 	pr.Idle, pr.Move, pr.UIDPlus = ic.caps.Has(imap.CapIdle), ic.caps.Has(imap.CapMove), ic.caps.Has(imap.CapUIDPlus)
 	// STATUS for the counts, then EXAMINE (a read-only SELECT) to prove the
 	// folder can be opened.
+	defer ic.dog.disarm()
+	ic.dog.arm("STATUS")
 	st, err := ic.c.Status(cfg.Folder, &imap.StatusOptions{NumMessages: true, NumUnseen: true, UIDNext: true, UIDValidity: true}).Wait()
 	if err != nil {
-		return nil, folderFailure(cfg.Folder, err)
+		return nil, ic.timedOut(folderFailure(cfg.Folder, err))
 	}
 	if st.NumUnseen != nil {
 		pr.Unseen = *st.NumUnseen
 	}
+	ic.dog.arm("EXAMINE")
 	sel, err := ic.c.Select(cfg.Folder, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {
-		return nil, folderFailure(cfg.Folder, err)
+		return nil, ic.timedOut(folderFailure(cfg.Folder, err))
 	}
 	pr.Messages, pr.UIDValidity, pr.UIDNext = sel.NumMessages, sel.UIDValidity, uint32(sel.UIDNext)
 	if cfg.After == IMAPAfterMove {
 		pr.MoveTo = cfg.MoveTo
+		ic.dog.arm("LIST")
 		l, err := ic.c.List("", cfg.MoveTo, nil).Collect()
 		if err != nil {
-			return nil, serverFailure("looking for folder "+cfg.MoveTo, err)
+			return nil, ic.timedOut(serverFailure("looking for folder "+cfg.MoveTo, err))
 		}
 		pr.MoveToExists = len(l) > 0
 	}

@@ -416,14 +416,6 @@ func (d *dovecot) multiAppend(t testing.TB, cfg IMAPConfig, folder string, raws 
 	fmt.Fprintf(conn, "c LOGOUT\r\n")
 }
 
-func mails(from, to int) [][]byte {
-	var out [][]byte
-	for i := from; i <= to; i++ {
-		out = append(out, loggedMail(i))
-	}
-	return out
-}
-
 func TestDovecotNewMailIsLogged(t *testing.T) {
 	t.Parallel()
 	d := sharedDovecotFor(t)
@@ -457,46 +449,15 @@ func TestDovecotNewMailIsLogged(t *testing.T) {
 func TestDovecotAfterActions(t *testing.T) {
 	t.Parallel()
 	d := sharedDovecotFor(t)
-	for _, tc := range []struct {
-		after, moveTo string
-	}{{IMAPAfterSeen, ""}, {IMAPAfterMove, "Processed"}, {IMAPAfterDelete, ""}} {
-		t.Run(tc.after, func(t *testing.T) {
-			t.Parallel()
-			e := newIngestEnv(t)
-			cfg := d.newUser(t, "office")
-			cfg.After, cfg.MoveTo = tc.after, tc.moveTo
-			c := d.client(t, cfg)
-			appendMail(t, c, "INBOX", mails(1, 3)...)
-			p := NewIMAPPoller(cfg, e.pipe, nil)
-			runPoller(t, p)
-			waitIngested(t, p, 3)
-			if st := p.Status(); st.LastError != "" || st.Logged != 3 {
-				t.Fatalf("status = %+v", st)
-			}
-			inbox := folderFlags(t, c, "INBOX")
-			switch tc.after {
-			case IMAPAfterSeen:
-				if len(inbox) != 3 || !allSeen(inbox) {
-					t.Errorf("INBOX = %v, want 3 seen", inbox)
-				}
-			case IMAPAfterMove:
-				moved := folderFlags(t, c, "Processed")
-				if len(inbox) != 0 || len(moved) != 3 {
-					t.Errorf("INBOX = %v, Processed = %v; want 0 and 3", inbox, moved)
-				}
-				// More mail later: the folder exists now, still moved.
-				appendMail(t, c, "INBOX", loggedMail(4))
-				waitIngested(t, p, 4)
-				if moved := folderFlags(t, c, "Processed"); len(moved) != 4 {
-					t.Errorf("Processed = %v, want 4", moved)
-				}
-			case IMAPAfterDelete:
-				if len(inbox) != 0 {
-					t.Errorf("INBOX = %v, want empty", inbox)
-				}
-			}
-		})
-	}
+	testAfterActions(t, []afterActionCase{
+		{name: "seen", after: IMAPAfterSeen},
+		{name: "move", after: IMAPAfterMove, moveTo: "Processed"},
+		{name: "delete", after: IMAPAfterDelete},
+	}, func(t *testing.T, _ afterActionCase) testMailbox {
+		cfg := d.newUser(t, "office")
+		c := d.client(t, cfg)
+		return testMailbox{cfg: cfg, c: c, add: func(raws ...[]byte) { appendMail(t, c, "INBOX", raws...) }}
+	})
 }
 
 // A message that reaches Touchpoint by SMTP and is also in the polled

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
 	"touchpoint/matcher"
@@ -121,6 +123,14 @@ func loggedMail(i int) []byte {
 		"Content-Type: text/plain; charset=utf-8\r\n\r\nSee you on day %d.\r\n", i, i, i)
 }
 
+func mails(from, to int) [][]byte {
+	var out [][]byte
+	for i := from; i <= to; i++ {
+		out = append(out, loggedMail(i))
+	}
+	return out
+}
+
 // runPoller runs p until the test ends (or stop is called) and returns
 // stop, which cancels and waits for Run to return.
 func runPoller(t testing.TB, p *IMAPPoller) (stop func()) {
@@ -177,6 +187,11 @@ type memServer struct {
 	tls  *tls.Config // implicit TLS when set
 	// noIdle hides IDLE, which imapserver always announces.
 	noIdle bool
+	// stallAt, when set, is what a client sends after which the server
+	// stops answering (it reads on and stays connected); with drip set it
+	// answers instead, a few bytes at a time, drip apart.
+	stallAt string
+	drip    time.Duration
 }
 
 var (
@@ -230,6 +245,9 @@ func (m *memServer) start(addr string) {
 	if m.tls != nil {
 		ln = tls.NewListener(ln, m.tls)
 	}
+	if m.stallAt != "" {
+		ln = &stallListener{ln, []byte(m.stallAt), m.drip}
+	}
 	m.srv = imapserver.New(&m.opts)
 	go m.srv.Serve(ln)
 	srv := m.srv
@@ -250,6 +268,53 @@ type noIdleConn struct{ net.Conn }
 func (c noIdleConn) Write(p []byte) (int, error) {
 	if _, err := c.Conn.Write(bytes.ReplaceAll(p, []byte(" IDLE"), nil)); err != nil {
 		return 0, err
+	}
+	return len(p), nil
+}
+
+type stallListener struct {
+	net.Listener
+	trigger []byte
+	drip    time.Duration
+}
+
+func (l *stallListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &stallConn{Conn: c, trigger: l.trigger, drip: l.drip}, nil
+}
+
+// stallConn stops answering once the client sends trigger (each command
+// arrives in one read in these tests), or with drip answers slowly.
+type stallConn struct {
+	net.Conn
+	trigger []byte
+	drip    time.Duration
+	stalled atomic.Bool
+}
+
+func (c *stallConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if bytes.Contains(p[:n], c.trigger) {
+		c.stalled.Store(true)
+	}
+	return n, err
+}
+
+func (c *stallConn) Write(p []byte) (int, error) {
+	if !c.stalled.Load() {
+		return c.Conn.Write(p)
+	}
+	if c.drip == 0 {
+		return len(p), nil // heard by nobody
+	}
+	for chunk := range slices.Chunk(p, 16) {
+		time.Sleep(c.drip)
+		if _, err := c.Conn.Write(chunk); err != nil {
+			return 0, err
+		}
 	}
 	return len(p), nil
 }
@@ -409,56 +474,83 @@ func TestIMAPLogsNewMailOnceAndMarksItSeen(t *testing.T) {
 	mu.Unlock()
 }
 
-func TestIMAPAfterActions(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name   string
-		caps   imap.CapSet
-		after  string
-		moveTo string
-	}{
-		{"seen", capsRev2, IMAPAfterSeen, ""},
-		{"move", capsRev2, IMAPAfterMove, "Processed"},
-		{"move without MOVE (COPY, STORE, EXPUNGE)", capsRev1, IMAPAfterMove, "Processed"},
-		{"move into a nested folder", capsRev2, IMAPAfterMove, "Archive/Logged"},
-		{"delete", capsRev2, IMAPAfterDelete, ""},
-		{"delete without UIDPLUS (EXPUNGE)", capsRev1, IMAPAfterDelete, ""},
-	} {
+// afterActionCase is one after-action for testAfterActions.
+type afterActionCase struct {
+	name   string
+	after  string
+	moveTo string
+	caps   imap.CapSet // what the in-memory server announces (Dovecot has its own)
+}
+
+// testMailbox is a fresh mailbox on a test server.
+type testMailbox struct {
+	cfg IMAPConfig         // the poller's, for its INBOX
+	c   *imapclient.Client // logged in, to look at the folders
+	add func(raws ...[]byte)
+}
+
+// testAfterActions checks each after-action against mailboxes from
+// newMailbox (the in-memory server or Dovecot): three messages are logged,
+// then marked seen, moved or deleted; a fourth that arrives later (the move
+// target exists by then) is treated the same.
+func testAfterActions(t *testing.T, cases []afterActionCase, newMailbox func(t *testing.T, tc afterActionCase) testMailbox) {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newIngestEnv(t)
-			m := newMemServer(t, tc.caps)
-			m.start("")
-			m.append("INBOX", loggedMail(1), loggedMail(2), loggedMail(3))
-			cfg := m.config("box")
+			mb := newMailbox(t, tc)
+			mb.add(mails(1, 3)...)
+			cfg := mb.cfg
 			cfg.After, cfg.MoveTo = tc.after, tc.moveTo
 			p := NewIMAPPoller(cfg, e.pipe, nil)
 			runPoller(t, p)
-			waitIngested(t, p, 3)
-			if st := p.Status(); st.LastError != "" || st.Logged != 3 {
-				t.Fatalf("status = %+v", st)
-			}
-			c := dialTestClient(t, m.addr, memUser, memPass, nil)
-			inbox := folderFlags(t, c, "INBOX")
-			switch tc.after {
-			case IMAPAfterSeen:
-				if len(inbox) != 3 || !allSeen(inbox) {
-					t.Errorf("INBOX = %v, want 3 seen", inbox)
+			check := func(n int) {
+				t.Helper()
+				waitIngested(t, p, int64(n))
+				if st := p.Status(); st.LastError != "" || st.Logged != int64(n) {
+					t.Fatalf("status = %+v, want %d logged", st, n)
 				}
-			case IMAPAfterMove:
-				if moved := folderFlags(t, c, tc.moveTo); len(inbox) != 0 || len(moved) != 3 {
-					t.Errorf("INBOX = %v, %s = %v; want 0 and 3", inbox, tc.moveTo, moved)
+				inbox := folderFlags(t, mb.c, "INBOX")
+				switch tc.after {
+				case IMAPAfterSeen:
+					if len(inbox) != n || !allSeen(inbox) {
+						t.Errorf("INBOX = %v, want %d seen", inbox, n)
+					}
+				case IMAPAfterMove:
+					if moved := folderFlags(t, mb.c, tc.moveTo); len(inbox) != 0 || len(moved) != n {
+						t.Errorf("INBOX = %v, %s = %v; want 0 and %d", inbox, tc.moveTo, moved, n)
+					}
+				case IMAPAfterDelete:
+					if len(inbox) != 0 {
+						t.Errorf("INBOX = %v, want empty", inbox)
+					}
 				}
-			case IMAPAfterDelete:
-				if len(inbox) != 0 {
-					t.Errorf("INBOX = %v, want empty", inbox)
+				if got := e.interactions(); got != n {
+					t.Errorf("%d interactions, want %d", got, n)
 				}
 			}
-			if n := e.interactions(); n != 3 {
-				t.Errorf("%d interactions, want 3", n)
-			}
+			check(3)
+			mb.add(loggedMail(4))
+			check(4)
 		})
 	}
+}
+
+func TestIMAPAfterActions(t *testing.T) {
+	t.Parallel()
+	testAfterActions(t, []afterActionCase{
+		{"seen", IMAPAfterSeen, "", capsRev2},
+		{"move", IMAPAfterMove, "Processed", capsRev2},
+		{"move without MOVE (COPY, STORE, EXPUNGE)", IMAPAfterMove, "Processed", capsRev1},
+		{"move into a nested folder", IMAPAfterMove, "Archive/Logged", capsRev2},
+		{"delete", IMAPAfterDelete, "", capsRev2},
+		{"delete without UIDPLUS (EXPUNGE)", IMAPAfterDelete, "", capsRev1},
+	}, func(t *testing.T, tc afterActionCase) testMailbox {
+		m := newMemServer(t, tc.caps)
+		m.start("")
+		c := dialTestClient(t, m.addr, memUser, memPass, nil)
+		return testMailbox{cfg: m.config("box"), c: c, add: func(raws ...[]byte) { m.append("INBOX", raws...) }}
+	})
 }
 
 // Without IDLE the poller disconnects after a poll and polls again on the
@@ -603,6 +695,68 @@ func TestIMAPCrashBetweenCommitAndFlagging(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A batch the store cannot write is counted in touchpoint_messages_total
+// with status "failed", message by message, as SMTP and pipe failures are.
+func TestIMAPStoreFailureIsCountedAsFailed(t *testing.T) {
+	t.Parallel()
+	e := newIngestEnv(t)
+	m := newMemServer(t, capsRev2)
+	m.start("")
+	m.append("INBOX", loggedMail(1))
+	cfg := m.config("office")
+	p := NewIMAPPoller(cfg, e.pipe, nil)
+	stop := runPoller(t, p)
+	waitIngested(t, p, 1) // the cursor exists: the next poll writes only its batch
+	stop()
+
+	// The store turns read-only: the cursor reads and matching works, the
+	// batch's commit fails.
+	if err := e.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := store.Open(filepath.Join(e.dir, "t.db"), store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.s, e.pipe.Store = ro, ro
+	messages := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "touchpoint_messages_total"}, []string{"source", "status"})
+	e.pipe.Observe = func(source, status string, _ time.Duration) { messages.WithLabelValues(source, status).Inc() }
+	m.append("INBOX", loggedMail(2), loggedMail(3))
+	cfg.MinBackoff = time.Minute // one attempt
+	p2 := NewIMAPPoller(cfg, e.pipe, nil)
+	stop2 := runPoller(t, p2)
+	waitFor(t, 10*time.Second, "the commit to fail", func() bool { return p2.Status().ConsecutiveErrors == 1 })
+	stop2()
+	if st := p2.Status(); !strings.HasPrefix(st.LastError, "storing messages failed") || st.Ingested != 0 {
+		t.Errorf("status = %+v, want a store failure", st)
+	}
+	if got, want := scrape(t, messages), map[string]float64{`{source="imap",status="failed"}`: 2}; !maps.Equal(got, want) {
+		t.Errorf("touchpoint_messages_total = %v, want %v", got, want)
+	}
+}
+
+// scrape gathers a collector as Prometheus would: series → value.
+func scrape(t testing.TB, c prometheus.Collector) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			out["{"+strings.Join(labels, ",")+"}"] = m.GetCounter().GetValue()
+		}
+	}
+	return out
 }
 
 // A lost cursor (or a crash before the commit) fetches again: every
@@ -885,6 +1039,89 @@ func TestIMAPSlowMailboxDoesNotHoldUpOthers(t *testing.T) {
 	}
 	if st := slow.Status(); st.State != IMAPStateStopped {
 		t.Errorf("slow mailbox state after stop = %q", st.State)
+	}
+}
+
+// A server that stays connected but stops answering a command fails the
+// poll within CommandTimeout, whichever command it was: the status shows
+// why instead of staying "polling" (or "idle") for good.
+func TestIMAPServerThatStopsAnsweringFailsThePoll(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		stallAt string // what the client sends before the silence
+		after   string
+		doing   string // named in the error
+		// idling: the first poll succeeds, the silence comes with IDLE.
+		idling bool
+	}{
+		{"LOGIN", IMAPAfterSeen, "LOGIN", false},
+		{"SELECT", IMAPAfterSeen, "SELECT", false},
+		{"RFC822.SIZE", IMAPAfterSeen, "UID FETCH (RFC822.SIZE)", false},
+		{"BODY.PEEK", IMAPAfterSeen, "UID FETCH (BODY.PEEK[])", false},
+		{"STORE", IMAPAfterSeen, "UID STORE", false},
+		{"MOVE", IMAPAfterMove, "UID MOVE", false},
+		{"EXPUNGE", IMAPAfterDelete, "UID EXPUNGE", false},
+		{"IDLE", IMAPAfterSeen, "IDLE", true},
+		{"DONE", IMAPAfterSeen, "DONE (the end of IDLE)", true},
+	} {
+		t.Run(tc.stallAt, func(t *testing.T) {
+			t.Parallel()
+			e := newIngestEnv(t)
+			m := newMemServer(t, capsRev2)
+			m.stallAt = tc.stallAt
+			m.start("")
+			m.append("INBOX", loggedMail(1))
+			cfg := m.config("office")
+			cfg.After, cfg.MoveTo = tc.after, "Done"
+			cfg.CommandTimeout = 200 * time.Millisecond
+			cfg.MinBackoff = time.Minute // one attempt: the state stays put
+			p := NewIMAPPoller(cfg, e.pipe, nil)
+			outcomes := make(chan string, 10)
+			p.OnPoll = func(_, outcome string, _ int) { outcomes <- outcome }
+			stop := runPoller(t, p)
+			if tc.idling {
+				if o := <-outcomes; o != "ok" {
+					t.Fatalf("first poll: %s", o)
+				}
+			}
+			if tc.stallAt == "DONE" {
+				waitFor(t, 5*time.Second, "IDLE", func() bool { return p.Status().State == IMAPStateIdle })
+				p.Kick() // ends IDLE: DONE goes unanswered
+			}
+			waitFor(t, 5*time.Second, "the poll to fail", func() bool { return p.Status().ConsecutiveErrors == 1 })
+			st := p.Status()
+			want := fmt.Sprintf("the server at %s stopped answering: no reply to %s for 200ms", m.addr, tc.doing)
+			if st.LastError != want || st.State != IMAPStateRetrying {
+				t.Errorf("status = %q, %q; want %q, %q", st.State, st.LastError, IMAPStateRetrying, want)
+			}
+			if o := <-outcomes; o != "connect" {
+				t.Errorf("OnPoll outcome = %q, want connect", o)
+			}
+			stop()
+		})
+	}
+}
+
+// The watchdog counts silence, not the length of a command: a FETCH that
+// takes longer than CommandTimeout but keeps arriving is not cut off.
+func TestIMAPSlowButSteadyAnswerIsNotCutOff(t *testing.T) {
+	t.Parallel()
+	e := newIngestEnv(t)
+	m := newMemServer(t, capsRev2)
+	m.stallAt, m.drip = "BODY.PEEK", 20*time.Millisecond
+	m.start("")
+	m.append("INBOX", loggedMail(1))
+	cfg := m.config("office")
+	cfg.CommandTimeout = 200 * time.Millisecond
+	p := NewIMAPPoller(cfg, e.pipe, nil)
+	runPoller(t, p)
+	start := time.Now()
+	waitFor(t, 15*time.Second, "the message", func() bool { st := p.Status(); return st.Ingested == 1 || st.LastError != "" })
+	if st := p.Status(); st.LastError != "" || st.Logged != 1 {
+		t.Errorf("status = %+v", st)
+	}
+	if d := time.Since(start); d < cfg.CommandTimeout {
+		t.Errorf("the answer took %v, less than CommandTimeout: the test proves nothing", d)
 	}
 }
 
