@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Mailbox TLS modes (the tls key).
@@ -45,6 +46,9 @@ type Mailbox struct {
 	Schedule string `toml:"schedule"`
 	// After is AfterSeen (default), AfterDelete or AfterMovePrefix+folder.
 	After string `toml:"after"`
+	// CommandTimeout is how long an IMAP command may go without a byte
+	// from the server before the poll fails and is retried; default 2m.
+	CommandTimeout Duration `toml:"command_timeout"`
 }
 
 // applyDefaults fills the zero-valued optional fields. Load calls it for
@@ -69,6 +73,9 @@ func (m *Mailbox) applyDefaults() {
 	}
 	if m.After == "" {
 		m.After = AfterSeen
+	}
+	if m.CommandTimeout == 0 {
+		m.CommandTimeout = Duration(2 * time.Minute)
 	}
 }
 
@@ -102,6 +109,9 @@ func (m Mailbox) validate(key string, p *problems) {
 	}
 	if strings.TrimSpace(m.Schedule) == "" {
 		p.add(key+".schedule", "must not be empty")
+	}
+	if t := m.CommandTimeout.Std(); t < time.Second || t > time.Hour {
+		p.add(key+".command_timeout", "must be between 1s and 1h, got %s", t)
 	}
 	if action, folder := m.AfterAction(); action == "" {
 		p.add(key+".after", "must be %q, %q or %q followed by a folder, got %q", AfterSeen, AfterDelete, AfterMovePrefix, m.After)

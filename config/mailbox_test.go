@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // validMailbox returns a mailbox that passes validation after applyDefaults.
@@ -73,6 +74,8 @@ func TestMailboxValidate(t *testing.T) {
 		{name: "move blank folder", mutate: func(m *Mailbox) { m.After = "move:  " }, wantKeys: []string{"imap.mailbox[0].after"}},
 		{name: "empty folder", mutate: func(m *Mailbox) { m.Folder = "" }, wantKeys: []string{"imap.mailbox[0].folder"}},
 		{name: "empty schedule", mutate: func(m *Mailbox) { m.Schedule = "" }, wantKeys: []string{"imap.mailbox[0].schedule"}},
+		{name: "command timeout too short", mutate: func(m *Mailbox) { m.CommandTimeout = Duration(time.Millisecond) }, wantKeys: []string{"imap.mailbox[0].command_timeout"}},
+		{name: "command timeout too long", mutate: func(m *Mailbox) { m.CommandTimeout = Duration(2 * time.Hour) }, wantKeys: []string{"imap.mailbox[0].command_timeout"}},
 		{name: "several at once", mutate: func(m *Mailbox) { m.Host, m.Username, m.TLS = "", "", "tls" },
 			wantKeys: []string{"imap.mailbox[0].host", "imap.mailbox[0].username", "imap.mailbox[0].tls"}},
 	}

@@ -28,6 +28,7 @@ func imapConfig(m config.Mailbox, env map[string]string, maxMessageBytes int64) 
 		After:           action,
 		MoveTo:          folder,
 		MaxMessageBytes: maxMessageBytes,
+		CommandTimeout:  m.CommandTimeout.Std(),
 	}
 }
 
