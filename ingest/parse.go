@@ -111,7 +111,8 @@ func stripMboxFrom(raw []byte) []byte {
 // normalised Message-ID when it has one, else "hash:" and the hex SHA-256
 // of its From, Date and Subject header values and its body bytes (line
 // endings normalised), so that the same message sent again has the same
-// key. m may be nil (an unparseable message).
+// key. A Message-ID too long for the store's key is hashed ("midhash:").
+// m may be nil (an unparseable message).
 func DedupeKey(raw []byte, m *matcher.Message) string {
 	raw = stripMboxFrom(raw)
 	hdr, body := splitHeader(raw)
@@ -122,6 +123,12 @@ func DedupeKey(raw []byte, m *matcher.Message) string {
 		id = ids[0]
 	}
 	if id != "" {
+		if len("mid:")+len(id) > store.MaxDedupeKeyLen {
+			// Near the 998-byte header line limit an id would not fit
+			// the store's key; the same long id still gives the same key.
+			sum := sha256.Sum256([]byte(id))
+			return "midhash:" + hex.EncodeToString(sum[:])
+		}
 		return "mid:" + id
 	}
 	h := sha256.New()

@@ -159,6 +159,25 @@ func TestSMTPBccIsLoggedOnce(t *testing.T) {
 	}
 }
 
+// TestSMTPLongMessageIDIsLoggedOnce: a Message-ID near the header line
+// limit is too long for the store's dedupe key as it is; it is logged (not
+// answered 451 for ever) and its retry is still a duplicate.
+func TestSMTPLongMessageIDIsLoggedOnce(t *testing.T) {
+	t.Parallel()
+	e := newSMTPEnv(t, nil)
+	id := strings.Repeat("x", 990) + "@org.org" // 998 bytes, the most the parser takes
+	msg := strings.Replace(bccMail, "<bcc-1@org.org>", "\r\n <"+id+">", 1)
+	for range 2 {
+		if err := e.send("sarah@org.org", []string{"log@org.org"}, msg); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+	}
+	items, _, err := e.s.Timeline(e.yossi.ID, 10, "")
+	if err != nil || len(items) != 1 || items[0].Email.MessageID != id {
+		t.Fatalf("timeline = %d items, %v; want 1 with the long id", len(items), err)
+	}
+}
+
 func TestSMTPRecipientsAndUserAddress(t *testing.T) {
 	t.Parallel()
 	e := newSMTPEnv(t, nil)

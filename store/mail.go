@@ -172,6 +172,9 @@ func (s *Store) Ingest(ctx context.Context, in *Incoming) (IngestResult, error) 
 	return res, err
 }
 
+// MaxDedupeKeyLen bounds an Incoming's DedupeKey.
+const MaxDedupeKeyLen = 1000
+
 // prepared is an Incoming checked and given its ids, ready to write.
 type prepared struct {
 	in            *Incoming
@@ -181,8 +184,8 @@ type prepared struct {
 
 // prepare checks what needs no transaction and assigns ids.
 func (s *Store) prepare(in *Incoming) (*prepared, error) {
-	if in.DedupeKey == "" || len(in.DedupeKey) > 1000 {
-		return nil, invalid("dedupe_key", "is required (at most 1000 bytes)")
+	if in.DedupeKey == "" || len(in.DedupeKey) > MaxDedupeKeyLen {
+		return nil, invalid("dedupe_key", "is required (at most %d bytes)", MaxDedupeKeyLen)
 	}
 	if len(in.Raw) > MaxRawBytes {
 		return nil, invalid("raw", "larger than %d bytes", MaxRawBytes)
