@@ -429,6 +429,9 @@ func (p *parser) multipart(body io.Reader, mt, boundary string, depth int, c *pa
 func (p *parser) text(h textproto.Header, mt string, params map[string]string, body io.Reader, c *partContent) {
 	buf := &c.plain
 	if mt == "text/html" {
+		if c.plain.runes > 0 {
+			return // plain text wins (see parse), so this HTML would go unread
+		}
 		buf = &c.html
 	}
 	left := p.lim.MaxText - buf.runes

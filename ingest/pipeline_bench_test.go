@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -19,6 +20,26 @@ func BenchmarkPrepare(b *testing.B) {
 	defer reportCPU(b, processCPU())
 	for i := range b.N {
 		if _, err := e.pipe.Prepare(raws[i%len(raws)], matcher.Delivery{Source: store.SourceIMAP}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPrepareRealistic is BenchmarkPrepare for bench/smtp.sh's P2
+// message (testdata/bench-realistic.eml, made by `smtpbench eml`): 5 KiB of
+// multipart/mixed with encoded words, quoted-printable text and HTML and a
+// base64 attachment.
+func BenchmarkPrepareRealistic(b *testing.B) {
+	e := newIngestEnv(b)
+	raw, err := os.ReadFile("testdata/bench-realistic.eml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	defer reportCPU(b, processCPU())
+	for range b.N {
+		if _, err := e.pipe.Prepare(raw, matcher.Delivery{Source: store.SourceSMTP}); err != nil {
 			b.Fatal(err)
 		}
 	}
