@@ -141,16 +141,6 @@ func (r *CampaignResult) reject(addr string) {
 	}
 }
 
-// normalizeRecipient lowercases and trims an address (angle brackets
-// allowed), as matcher.NormalizeAddress does.
-func normalizeRecipient(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && s[0] == '<' && s[len(s)-1] == '>' {
-		s = s[1 : len(s)-1]
-	}
-	return NormalizeEmail(s)
-}
-
 // checkRecipients refuses a list that is empty, too long, or holds no
 // address at all, before anything is written.
 func checkRecipients(list []string) error {
@@ -161,7 +151,7 @@ func checkRecipients(list []string) error {
 		return invalid("recipients", "has %d recipients, at most %d per request: send the rest with POST /api/v1/campaigns/{id}/recipients", len(list), MaxCampaignRecipients)
 	}
 	for _, a := range list {
-		if _, ok := normalizeRecipient(a); ok {
+		if _, ok := NormalizeAddress(a); ok {
 			return nil
 		}
 	}
@@ -261,7 +251,7 @@ func (s *Store) recordRecipients(ctx context.Context, res *CampaignResult, list 
 	for start := 0; start < len(list); start += campaignBatch {
 		batch = batch[:0]
 		for _, raw := range list[start:min(start+campaignBatch, len(list))] {
-			addr, ok := normalizeRecipient(raw)
+			addr, ok := NormalizeAddress(raw)
 			if !ok {
 				res.reject(raw)
 				continue

@@ -72,6 +72,16 @@ func NormalizeEmail(s string) (string, bool) {
 	return s, true
 }
 
+// NormalizeAddress is NormalizeEmail for an address as mail headers and
+// campaign tools write it: angle brackets around it are allowed.
+func NormalizeAddress(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '<' && s[len(s)-1] == '>' {
+		s = s[1 : len(s)-1]
+	}
+	return NormalizeEmail(s)
+}
+
 // NormalizeDomain lowercases an organisation's mail domain ("@acme.com" is
 // accepted) and checks that it is a host name with at least one dot.
 func NormalizeDomain(s string) (string, bool) {
