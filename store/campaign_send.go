@@ -52,7 +52,8 @@ const (
 	MaxSendSubjectLen = 300
 	MaxSendBodyLen    = 100_000
 	MaxSendRecipients = 20_000
-	// maxAnswerLen bounds the server answer kept per recipient.
+	// maxAnswerLen bounds the server answer kept per recipient, in
+	// characters.
 	maxAnswerLen = 500
 	// maxSendAhead bounds how far ahead a send may be scheduled.
 	maxSendAhead = 366 * 24 * time.Hour
@@ -593,7 +594,7 @@ func (s *Store) FinishAttempt(ctx context.Context, id ID, addr string, out SendO
 			return conflict("state", "recipient %s is %s, not sending", addr, old.State)
 		}
 		r := *old
-		r.State, r.Answer, r.UpdatedAt = out.State, truncate(out.Answer, maxAnswerLen), now
+		r.State, r.Answer, r.UpdatedAt = out.State, truncateRunes(out.Answer, maxAnswerLen), now
 		if out.State == RcptPending {
 			if cs.Status == SendCancelled {
 				r.State = RcptCancelled
@@ -626,18 +627,6 @@ func (s *Store) settle(tx *bolt.Tx, cs *CampaignSend, r, old *SendRecipient, iid
 	}
 	return putSendRecipient(tx, r, old)
 }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // UnknownAnswer is what an unknown recipient's answer says.
 const UnknownAnswer = "Touchpoint stopped while handing this message to the relay: it may have been delivered, so it is not sent again"
