@@ -404,14 +404,10 @@ func (s *Store) CreateSend(ctx context.Context, in SendInput) (*Campaign, *Campa
 		if err := tx.Bucket(bCampaigns).Put(id.key(), camp.encode()); err != nil {
 			return err
 		}
-		seen := map[string]bool{}
+		// SelectContacts lists each contact once, and no two contacts
+		// list the same address: every recipient is new.
 		for _, c := range sel.Contacts {
-			addr := c.Emails[0]
-			if seen[addr] {
-				continue
-			}
-			seen[addr] = true
-			r := &SendRecipient{CampaignID: id, Address: addr, ContactID: c.ID, Name: c.Name, State: RcptPending,
+			r := &SendRecipient{CampaignID: id, Address: c.Emails[0], ContactID: c.ID, Name: c.Name, State: RcptPending,
 				NextAttempt: in.SendAt, UpdatedAt: now}
 			if err := putSendRecipient(tx, r, nil); err != nil {
 				return err

@@ -40,6 +40,7 @@ func TestSelectContacts(t *testing.T) {
 		{name: "people of an organisation", q: `org:"Acme"`, want: []string{"Rivka Levi", "Yossi Levi"}},
 		{name: "org by address of a member", q: `org:yossi@acme.com`, want: []string{"Rivka Levi", "Yossi Levi"}},
 		{name: "two organisations", q: `org:acme org:globex`, want: []string{"Dana Mizrahi", "Rivka Levi", "Yossi Levi"}},
+		{name: "one organisation named twice", q: `org:acme org:yossi@acme.com`, want: []string{"Rivka Levi", "Yossi Levi"}},
 		{name: "not an organisation", q: `kind:person -org:acme`, want: []string{"Dana Mizrahi", "David Katz"}, noAddress: 1},
 		{name: "kind", q: `kind:organization`, want: []string{"Acme"}, noAddress: 1},
 		{name: "name word", q: `levi`, want: []string{"Rivka Levi", "Yossi Levi"}},
