@@ -383,21 +383,6 @@ func (s *Store) GetCampaign(id ID) (*Campaign, error) {
 	return c, err
 }
 
-// CampaignByExternalID returns the campaign a tool reported under ext.
-func (s *Store) CampaignByExternalID(ext string) (*Campaign, error) {
-	var c *Campaign
-	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(ixCampaignExt).Get([]byte(strings.TrimSpace(ext)))
-		if v == nil {
-			return ErrNotFound
-		}
-		var err error
-		c, err = getCampaign(tx, keyID(v))
-		return err
-	})
-	return c, err
-}
-
 // Campaigns lists campaigns newest first (by when they were first
 // reported). cursor is the next_cursor of the previous page.
 func (s *Store) Campaigns(limit int, cursor string) ([]*Campaign, string, error) {

@@ -119,9 +119,6 @@ func TestReportCampaign(t *testing.T) {
 	if all[2].ContactID != 0 || all[3].ContactID != yossi.ID || all[4].ContactID != yossi.ID || all[3].InteractionID != all[4].InteractionID {
 		t.Errorf("recipients = %+v", all)
 	}
-	if got, err := s.CampaignByExternalID("mc-42"); err != nil || got.ID != c.ID {
-		t.Errorf("CampaignByExternalID = %v, %v", got, err)
-	}
 }
 
 func TestReportCampaignInvalid(t *testing.T) {
