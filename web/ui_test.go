@@ -131,6 +131,48 @@ func TestUISignInErrorsAndRateLimit(t *testing.T) {
 	b.get("/contacts", 303)
 }
 
+func TestUISignInOverlongEmail(t *testing.T) {
+	t.Parallel()
+	e := newUIEnv(t)
+	b := e.browser()
+	b.get("/login", 200)
+	keys := func(l *loginLimiter) []string {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		var out []string
+		for k := range l.fails {
+			out = append(out, k)
+		}
+		return out
+	}
+	// An address of the longest length is an account key like any other.
+	longest := strings.Repeat("a", store.MaxEmailLen-len("@org.org")) + "@org.org"
+	b.post("/login", url.Values{"email": {longest}, "password": {"wrong-password"}}, http.StatusUnauthorized)
+	if got := keys(e.web.limiter); len(got) != 1 || got[0] != "acct:"+longest {
+		t.Fatalf("account limiter keys = %q, want the %d-byte address", got, store.MaxEmailLen)
+	}
+	// One byte more is a failed sign-in with the usual answer, counted
+	// against the client address only.
+	for _, email := range []string{"a" + longest, strings.Repeat("x", 100_000)} {
+		r := b.post("/login", url.Values{"email": {email}, "password": {testPassword}}, http.StatusUnauthorized)
+		r.has(t, "Wrong email address or password.")
+	}
+	if got := keys(e.web.limiter); len(got) != 1 {
+		t.Errorf("account limiter keys = %d after overlong addresses, want still 1", len(got))
+	}
+	ips := e.web.ipLimiter
+	ips.mu.Lock()
+	defer ips.mu.Unlock()
+	if len(ips.fails) != 1 {
+		t.Fatalf("client address limiter has %d keys, want 1", len(ips.fails))
+	}
+	for k, v := range ips.fails {
+		if len(v) != 3 {
+			t.Errorf("client address limiter %s counted %d failures, want 3", k, len(v))
+		}
+	}
+}
+
 func TestLoginLimiterWindow(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
