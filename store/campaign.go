@@ -101,8 +101,9 @@ type CampaignReport struct {
 }
 
 // MatchFunc resolves one normalised recipient address to the contact it
-// belongs to (package matcher holds the rules); ok is false for none.
-type MatchFunc func(addr string) (contact ID, ok bool, err error)
+// belongs to (package matcher holds the rules); ok is false for none. It
+// looks up through sn, the snapshot its batch of recipients is matched in.
+type MatchFunc func(sn *Snapshot, addr string) (contact ID, ok bool, err error)
 
 // Rejected is a recipient that is not an email address.
 type Rejected struct {
@@ -250,24 +251,33 @@ func (s *Store) recordRecipients(ctx context.Context, res *CampaignResult, list 
 	cid := res.Campaign.ID
 	for start := 0; start < len(list); start += campaignBatch {
 		batch = batch[:0]
-		for _, raw := range list[start:min(start+campaignBatch, len(list))] {
-			addr, ok := NormalizeAddress(raw)
-			if !ok {
-				res.reject(raw)
-				continue
+		// The batch is matched in one read transaction, which ends before
+		// the batch's write: a reader held across the write could
+		// deadlock it (bbolt waits for readers to remap a growing file).
+		err := s.Snapshot(func(sn *Snapshot) error {
+			for _, raw := range list[start:min(start+campaignBatch, len(list))] {
+				addr, ok := NormalizeAddress(raw)
+				if !ok {
+					res.reject(raw)
+					continue
+				}
+				contact, ok, err := match(sn, addr)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					contact = 0
+				}
+				p := pendingRecipient{addr: addr, contact: contact}
+				if contact != 0 {
+					p.iid = s.NewID()
+				}
+				batch = append(batch, p)
 			}
-			contact, ok, err := match(addr)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				contact = 0
-			}
-			p := pendingRecipient{addr: addr, contact: contact}
-			if contact != 0 {
-				p.iid = s.NewID()
-			}
-			batch = append(batch, p)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if len(batch) == 0 {
 			continue
@@ -276,7 +286,7 @@ func (s *Store) recordRecipients(ctx context.Context, res *CampaignResult, list 
 		// The closure may run twice (see update): it fills its own
 		// tally and the caller adds it once it has committed.
 		var t recipientTally
-		err := s.update(ctx, func(tx *bolt.Tx) error {
+		err = s.update(ctx, func(tx *bolt.Tx) error {
 			var err error
 			t, err = logRecipients(tx, cid, batch, by, byToken, now, len(res.Unmatched))
 			return err
