@@ -7,13 +7,10 @@ import (
 )
 
 // NormalizeAddress lowercases and trims an address (angle brackets
-// allowed); ok is false when s is not an address.
+// allowed); ok is false when s is not an address. The store normalises
+// campaign recipients with the same function.
 func NormalizeAddress(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && s[0] == '<' && s[len(s)-1] == '>' {
-		s = s[1 : len(s)-1]
-	}
-	return store.NormalizeEmail(s)
+	return store.NormalizeAddress(s)
 }
 
 // UserToken returns TOKEN when addr is a local+TOKEN@domain variant of the

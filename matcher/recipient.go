@@ -15,13 +15,15 @@ const maxCachedOrgs = 10_000
 type Recipients struct{ r *resolver }
 
 // NewRecipients returns a resolver for one campaign report.
-func NewRecipients(cfg Config, lk Lookup) *Recipients {
-	return &Recipients{r: newResolver(cfg, lk)}
+func NewRecipients(cfg Config) *Recipients {
+	return &Recipients{r: newResolver(cfg, nil)}
 }
 
-// Contact returns the id of the contact addr belongs to; ok is false when
-// it belongs to none or is not an address. Only lookup failures are errors.
-func (rs *Recipients) Contact(addr string) (id store.ID, ok bool, err error) {
+// Contact returns the id of the contact addr belongs to, looking up
+// through lk; ok is false when it belongs to none or is not an address.
+// Only lookup failures are errors.
+func (rs *Recipients) Contact(lk Lookup, addr string) (id store.ID, ok bool, err error) {
+	rs.r.lk = lk
 	email, valid := NormalizeAddress(addr)
 	if !valid {
 		return 0, false, nil
@@ -36,4 +38,10 @@ func (rs *Recipients) Contact(addr string) (id store.ID, ok bool, err error) {
 		return 0, false, err
 	}
 	return p.contact.ID, true, nil
+}
+
+// Match is Contact as a store.MatchFunc: the store gives the snapshot
+// each batch of recipients is matched in.
+func (rs *Recipients) Match(sn *store.Snapshot, addr string) (store.ID, bool, error) {
+	return rs.Contact(sn, addr)
 }

@@ -11,7 +11,7 @@ func TestRecipientsContact(t *testing.T) {
 	t.Parallel()
 	cfg := baseConfig()
 	cfg.FoldPlusTags = true
-	rs := NewRecipients(cfg, newWorld())
+	rs, w := NewRecipients(cfg), newWorld()
 	cases := []struct {
 		name string
 		addr string
@@ -33,7 +33,7 @@ func TestRecipientsContact(t *testing.T) {
 		{"not an address", "not-an-address", 0},
 	}
 	for _, tc := range cases {
-		got, ok, err := rs.Contact(tc.addr)
+		got, ok, err := rs.Contact(w, tc.addr)
 		if err != nil {
 			t.Fatalf("Contact(%q) error: %v", tc.addr, err)
 		}
@@ -48,7 +48,7 @@ func TestRecipientsLookupError(t *testing.T) {
 	w := newWorld()
 	boom := errors.New("boom")
 	w.errs = map[string]error{"contact:rivka@example.net": boom}
-	if _, _, err := NewRecipients(baseConfig(), w).Contact("rivka@example.net"); !errors.Is(err, boom) {
+	if _, _, err := NewRecipients(baseConfig()).Contact(w, "rivka@example.net"); !errors.Is(err, boom) {
 		t.Errorf("Contact with a failing lookup: err = %v, want boom", err)
 	}
 }

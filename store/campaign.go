@@ -101,8 +101,9 @@ type CampaignReport struct {
 }
 
 // MatchFunc resolves one normalised recipient address to the contact it
-// belongs to (package matcher holds the rules); ok is false for none.
-type MatchFunc func(addr string) (contact ID, ok bool, err error)
+// belongs to (package matcher holds the rules); ok is false for none. It
+// looks up through sn, the snapshot its batch of recipients is matched in.
+type MatchFunc func(sn *Snapshot, addr string) (contact ID, ok bool, err error)
 
 // Rejected is a recipient that is not an email address.
 type Rejected struct {
@@ -141,16 +142,6 @@ func (r *CampaignResult) reject(addr string) {
 	}
 }
 
-// normalizeRecipient lowercases and trims an address (angle brackets
-// allowed), as matcher.NormalizeAddress does.
-func normalizeRecipient(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && s[0] == '<' && s[len(s)-1] == '>' {
-		s = s[1 : len(s)-1]
-	}
-	return NormalizeEmail(s)
-}
-
 // checkRecipients refuses a list that is empty, too long, or holds no
 // address at all, before anything is written.
 func checkRecipients(list []string) error {
@@ -161,7 +152,7 @@ func checkRecipients(list []string) error {
 		return invalid("recipients", "has %d recipients, at most %d per request: send the rest with POST /api/v1/campaigns/{id}/recipients", len(list), MaxCampaignRecipients)
 	}
 	for _, a := range list {
-		if _, ok := normalizeRecipient(a); ok {
+		if _, ok := NormalizeAddress(a); ok {
 			return nil
 		}
 	}
@@ -260,24 +251,33 @@ func (s *Store) recordRecipients(ctx context.Context, res *CampaignResult, list 
 	cid := res.Campaign.ID
 	for start := 0; start < len(list); start += campaignBatch {
 		batch = batch[:0]
-		for _, raw := range list[start:min(start+campaignBatch, len(list))] {
-			addr, ok := normalizeRecipient(raw)
-			if !ok {
-				res.reject(raw)
-				continue
+		// The batch is matched in one read transaction, which ends before
+		// the batch's write: a reader held across the write could
+		// deadlock it (bbolt waits for readers to remap a growing file).
+		err := s.Snapshot(func(sn *Snapshot) error {
+			for _, raw := range list[start:min(start+campaignBatch, len(list))] {
+				addr, ok := NormalizeAddress(raw)
+				if !ok {
+					res.reject(raw)
+					continue
+				}
+				contact, ok, err := match(sn, addr)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					contact = 0
+				}
+				p := pendingRecipient{addr: addr, contact: contact}
+				if contact != 0 {
+					p.iid = s.NewID()
+				}
+				batch = append(batch, p)
 			}
-			contact, ok, err := match(addr)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				contact = 0
-			}
-			p := pendingRecipient{addr: addr, contact: contact}
-			if contact != 0 {
-				p.iid = s.NewID()
-			}
-			batch = append(batch, p)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if len(batch) == 0 {
 			continue
@@ -286,7 +286,7 @@ func (s *Store) recordRecipients(ctx context.Context, res *CampaignResult, list 
 		// The closure may run twice (see update): it fills its own
 		// tally and the caller adds it once it has committed.
 		var t recipientTally
-		err := s.update(ctx, func(tx *bolt.Tx) error {
+		err = s.update(ctx, func(tx *bolt.Tx) error {
 			var err error
 			t, err = logRecipients(tx, cid, batch, by, byToken, now, len(res.Unmatched))
 			return err
@@ -388,21 +388,6 @@ func (s *Store) GetCampaign(id ID) (*Campaign, error) {
 	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		c, err = getCampaign(tx, id)
-		return err
-	})
-	return c, err
-}
-
-// CampaignByExternalID returns the campaign a tool reported under ext.
-func (s *Store) CampaignByExternalID(ext string) (*Campaign, error) {
-	var c *Campaign
-	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(ixCampaignExt).Get([]byte(strings.TrimSpace(ext)))
-		if v == nil {
-			return ErrNotFound
-		}
-		var err error
-		c, err = getCampaign(tx, keyID(v))
 		return err
 	})
 	return c, err

@@ -45,7 +45,7 @@ func BenchmarkCampaignReport100k(b *testing.B) {
 		r, err := s.ReportCampaign(ctx, store.CampaignReport{
 			ExternalID: fmt.Sprint("bench-", i), Subject: "Newsletter", SentAt: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC),
 			Recipients: rcpts,
-		}, matcher.NewRecipients(cfg, s).Contact)
+		}, matcher.NewRecipients(cfg).Match)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -52,7 +52,8 @@ const (
 	MaxSendSubjectLen = 300
 	MaxSendBodyLen    = 100_000
 	MaxSendRecipients = 20_000
-	// maxAnswerLen bounds the server answer kept per recipient.
+	// maxAnswerLen bounds the server answer kept per recipient, in
+	// characters.
 	maxAnswerLen = 500
 	// maxSendAhead bounds how far ahead a send may be scheduled.
 	maxSendAhead = 366 * 24 * time.Hour
@@ -403,14 +404,10 @@ func (s *Store) CreateSend(ctx context.Context, in SendInput) (*Campaign, *Campa
 		if err := tx.Bucket(bCampaigns).Put(id.key(), camp.encode()); err != nil {
 			return err
 		}
-		seen := map[string]bool{}
+		// SelectContacts lists each contact once, and no two contacts
+		// list the same address: every recipient is new.
 		for _, c := range sel.Contacts {
-			addr := c.Emails[0]
-			if seen[addr] {
-				continue
-			}
-			seen[addr] = true
-			r := &SendRecipient{CampaignID: id, Address: addr, ContactID: c.ID, Name: c.Name, State: RcptPending,
+			r := &SendRecipient{CampaignID: id, Address: c.Emails[0], ContactID: c.ID, Name: c.Name, State: RcptPending,
 				NextAttempt: in.SendAt, UpdatedAt: now}
 			if err := putSendRecipient(tx, r, nil); err != nil {
 				return err
@@ -593,7 +590,7 @@ func (s *Store) FinishAttempt(ctx context.Context, id ID, addr string, out SendO
 			return conflict("state", "recipient %s is %s, not sending", addr, old.State)
 		}
 		r := *old
-		r.State, r.Answer, r.UpdatedAt = out.State, truncate(out.Answer, maxAnswerLen), now
+		r.State, r.Answer, r.UpdatedAt = out.State, truncateRunes(out.Answer, maxAnswerLen), now
 		if out.State == RcptPending {
 			if cs.Status == SendCancelled {
 				r.State = RcptCancelled
@@ -626,18 +623,6 @@ func (s *Store) settle(tx *bolt.Tx, cs *CampaignSend, r, old *SendRecipient, iid
 	}
 	return putSendRecipient(tx, r, old)
 }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // UnknownAnswer is what an unknown recipient's answer says.
 const UnknownAnswer = "Touchpoint stopped while handing this message to the relay: it may have been delivered, so it is not sent again"

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // contactFixture: Acme with two people, Globex with one, a person without
@@ -39,6 +40,7 @@ func TestSelectContacts(t *testing.T) {
 		{name: "people of an organisation", q: `org:"Acme"`, want: []string{"Rivka Levi", "Yossi Levi"}},
 		{name: "org by address of a member", q: `org:yossi@acme.com`, want: []string{"Rivka Levi", "Yossi Levi"}},
 		{name: "two organisations", q: `org:acme org:globex`, want: []string{"Dana Mizrahi", "Rivka Levi", "Yossi Levi"}},
+		{name: "one organisation named twice", q: `org:acme org:yossi@acme.com`, want: []string{"Rivka Levi", "Yossi Levi"}},
 		{name: "not an organisation", q: `kind:person -org:acme`, want: []string{"Dana Mizrahi", "David Katz"}, noAddress: 1},
 		{name: "kind", q: `kind:organization`, want: []string{"Acme"}, noAddress: 1},
 		{name: "name word", q: `levi`, want: []string{"Rivka Levi", "Yossi Levi"}},
@@ -164,5 +166,33 @@ func TestCreateSendValidation(t *testing.T) {
 	cs, _ = s.SendOf(camp.ID)
 	if len(due) != 0 || cs.Status != SendCancelled || cs.Counts.Cancelled != 2 {
 		t.Errorf("after cancel: %d due, %s %+v", len(due), cs.Status, cs.Counts)
+	}
+}
+
+func TestFinishAttemptLongAnswer(t *testing.T) {
+	t.Parallel()
+	s := contactFixture(t)
+	ctx := context.Background()
+	camp, _, err := s.CreateSend(ctx, SendInput{Subject: "Hello", Body: "Hi {{name}}", Filter: "yossi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BeginAttempt(ctx, camp.ID, "yossi@acme.com"); err != nil {
+		t.Fatal(err)
+	}
+	// A relay's answer past the limit, cut in the middle of a character
+	// were it cut by bytes, and with a byte that is not UTF-8.
+	answer := "550 \xff" + strings.Repeat("é", maxAnswerLen)
+	if err := s.FinishAttempt(ctx, camp.ID, "yossi@acme.com", SendOutcome{State: RcptFailed, Answer: answer}); err != nil {
+		t.Fatal(err)
+	}
+	rs, _, err := s.SendRecipients(camp.ID, RcptFailed, "", 10)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("SendRecipients(failed) = %+v, %v", rs, err)
+	}
+	got := rs[0].Answer
+	want := "550 \uFFFD" + strings.Repeat("é", maxAnswerLen-5)
+	if got != want {
+		t.Errorf("stored answer = %q (%d characters), want the first %d characters of it", got, utf8.RuneCountInString(got), maxAnswerLen)
 	}
 }

@@ -222,8 +222,12 @@ func (cf *ContactFilter) each(tx *bolt.Tx, fn func(*Contact)) error {
 			return err
 		}
 	case len(cf.OrgIDs) > 0:
+		// Each organisation once: two terms may name the same one
+		// (org:acme org:yossi@acme.com), and its members must not repeat.
+		orgs := slices.Clone(cf.OrgIDs)
+		slices.Sort(orgs)
 		cur := tx.Bucket(ixOrgMember).Cursor()
-		for _, org := range cf.OrgIDs {
+		for _, org := range slices.Compact(orgs) {
 			p := org.key()
 			for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = cur.Next() {
 				ids = append(ids, keyID(k[8:]))

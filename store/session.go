@@ -162,17 +162,6 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID ID) (int, error) 
 	return n, err
 }
 
-// PruneSessions removes expired sessions and returns how many.
-func (s *Store) PruneSessions(ctx context.Context) (int, error) {
-	now := s.now().UTC()
-	var n int
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		n = 0
-		return deleteSessionsWhere(tx, func(ss *Session) bool { return ss.expired(now) }, &n)
-	})
-	return n, err
-}
-
 func pruneSessions(tx *bolt.Tx, now time.Time) error {
 	var n int
 	return deleteSessionsWhere(tx, func(ss *Session) bool { return ss.expired(now) }, &n)

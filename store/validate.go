@@ -18,7 +18,7 @@ const (
 	MaxListLen      = 50  // emails, domains, phones, actions, owners
 	MaxContactsPer  = 500 // contacts on one interaction
 	MaxDuration     = 100_000
-	maxEmailLen     = 254
+	MaxEmailLen     = 254 // bytes, as SMTP allows
 	maxEmailLocal   = 64
 	maxDomainLength = 253
 )
@@ -58,7 +58,7 @@ func checkLabel(field, s string) error {
 func NormalizeEmail(s string) (string, bool) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	at := strings.LastIndexByte(s, '@')
-	if at <= 0 || at > maxEmailLocal || len(s) > maxEmailLen {
+	if at <= 0 || at > maxEmailLocal || len(s) > MaxEmailLen {
 		return "", false
 	}
 	for _, r := range s[:at] {
@@ -70,6 +70,16 @@ func NormalizeEmail(s string) (string, bool) {
 		return "", false
 	}
 	return s, true
+}
+
+// NormalizeAddress is NormalizeEmail for an address as mail headers and
+// campaign tools write it: angle brackets around it are allowed.
+func NormalizeAddress(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '<' && s[len(s)-1] == '>' {
+		s = s[1 : len(s)-1]
+	}
+	return NormalizeEmail(s)
 }
 
 // NormalizeDomain lowercases an organisation's mail domain ("@acme.com" is

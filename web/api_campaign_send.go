@@ -51,13 +51,11 @@ func (s *Server) createSend(c *gin.Context) {
 		}
 		si.SendAt = t
 	}
-	camp, cs, err := s.store.CreateSend(c.Request.Context(), si)
+	camp, cs, err := s.queueSend(c, si)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.opts.Sender.Kick()
-	s.log.Info("campaign composed", "campaign", camp.ID, "recipients", cs.Counts.Total(), "send_at", cs.SendAt, "by", who(c).Name)
 	c.JSON(http.StatusCreated, s.newSendAnswer(camp, cs))
 }
 

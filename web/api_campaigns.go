@@ -55,7 +55,7 @@ func newCampaignAnswer(r *store.CampaignResult) campaignAnswer {
 
 // recipientMatch matches recipients with the mail rules (package matcher).
 func (s *Server) recipientMatch() store.MatchFunc {
-	return matcher.NewRecipients(*s.opts.Matcher, s.store).Contact
+	return matcher.NewRecipients(*s.opts.Matcher).Match
 }
 
 // reportCampaign records a send reported by campaign tooling: 201 for a new

@@ -36,7 +36,7 @@ func (s *Server) erase(c *gin.Context, id store.ID, fail func(*gin.Context, erro
 		fail(c, err)
 		return nil, false
 	}
-	s.log.Info("contact erased", "contact", id, "audit", a.ID, "by", who(c).Name,
+	s.logFor(c).Info("contact erased", "contact", id, "audit", a.ID, "by", who(c).Name,
 		"interactions_deleted", a.Counts[store.EraseInteractionsDeleted], "raw_messages_deleted", a.Counts[store.EraseRawMessages])
 	return a, true
 }

@@ -116,7 +116,7 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	f.contact = e.contact(store.Contact{Name: "David Levi", Emails: []string{"david@example.org"}})
 	f.mail = f.attachmentMail()
 	res, err := e.s.ReportCampaign(ctx, store.CampaignReport{ExternalID: "c1", Subject: "News", SentAt: time.Now(),
-		Recipients: []string{"david@example.org"}}, func(string) (store.ID, bool, error) { return f.contact.ID, true, nil })
+		Recipients: []string{"david@example.org"}}, func(*store.Snapshot, string) (store.ID, bool, error) { return f.contact.ID, true, nil })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -241,12 +241,20 @@ func (s *Server) login(c *gin.Context) {
 	password := c.PostForm("password")
 	next := localPath(c.PostForm("next"), "/")
 	page := &loginPage{view: view{Title: "Sign in"}, Email: email, Next: next}
-	acct := "acct:" + strings.ToLower(email)
 	ip := "ip:" + c.RemoteIP()
-	for _, lim := range []struct {
+	type limit struct {
 		l   *loginLimiter
 		key string
-	}{{s.limiter, acct}, {s.ipLimiter, ip}} {
+	}
+	limits := []limit{{s.ipLimiter, ip}}
+	// No account has an address longer than MaxEmailLen: such a sign-in
+	// fails, and its email never becomes a limiter key.
+	acct := ""
+	if len(email) <= store.MaxEmailLen {
+		acct = "acct:" + strings.ToLower(email)
+		limits = append([]limit{{s.limiter, acct}}, limits...)
+	}
+	for _, lim := range limits {
 		if over, wait := lim.l.blocked(lim.key); over {
 			secs := int(wait.Seconds()) + 1
 			c.Header("Retry-After", strconv.Itoa(secs))
@@ -260,9 +268,15 @@ func (s *Server) login(c *gin.Context) {
 		s.render(c, http.StatusBadRequest, "login", page)
 		return
 	}
-	u, err := s.store.Authenticate(email, password)
+	var u *store.User
+	err := store.ErrBadCredentials
+	if acct != "" {
+		u, err = s.store.Authenticate(email, password)
+	}
 	if errors.Is(err, store.ErrBadCredentials) {
-		s.limiter.fail(acct)
+		if acct != "" {
+			s.limiter.fail(acct)
+		}
 		s.ipLimiter.fail(ip)
 		s.logFor(c).Info("sign-in failed", "remote", c.RemoteIP())
 		page.Error = "Wrong email address or password."

@@ -105,18 +105,28 @@ func (s *Server) campaignComposePost(c *gin.Context) {
 		}
 		in.SendAt = t
 	}
-	camp, cs, err := s.store.CreateSend(c.Request.Context(), in)
+	camp, cs, err := s.queueSend(c, in)
 	if err != nil {
 		s.composeFailed(c, f, err)
 		return
 	}
-	s.opts.Sender.Kick()
-	s.log.Info("campaign composed", "campaign", camp.ID, "recipients", cs.Counts.Total(), "send_at", cs.SendAt, "by", who(c).Name)
 	msg := strconv.Itoa(cs.Counts.Total()) + " recipients queued; sending now."
 	if cs.SendAt.After(s.now()) {
 		msg = strconv.Itoa(cs.Counts.Total()) + " recipients queued; sending starts " + s.inZone(cs.SendAt).Format("2 Jan 2006, 15:04") + "."
 	}
 	redirect(c, "/campaigns/"+camp.ID.String(), msg)
+}
+
+// queueSend composes a campaign and wakes the sender, for the compose page
+// and the API alike. The caller has checked that sending is available.
+func (s *Server) queueSend(c *gin.Context, in store.SendInput) (*store.Campaign, *store.CampaignSend, error) {
+	camp, cs, err := s.store.CreateSend(c.Request.Context(), in)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.opts.Sender.Kick()
+	s.logFor(c).Info("campaign composed", "campaign", camp.ID, "recipients", cs.Counts.Total(), "send_at", cs.SendAt, "by", who(c).Name)
+	return camp, cs, nil
 }
 
 // previewRecipients evaluates a contact filter for the preview.
@@ -189,6 +199,6 @@ func (s *Server) campaignCancel(c *gin.Context) {
 		s.uiFail(c, err)
 		return
 	}
-	s.log.Info("campaign cancelled", "campaign", id, "by", who(c).Name)
+	s.logFor(c).Info("campaign cancelled", "campaign", id, "by", who(c).Name)
 	redirect(c, "/campaigns/"+id.String(), strconv.Itoa(cs.Counts.Cancelled)+" recipients will not be sent the campaign.")
 }

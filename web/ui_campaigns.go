@@ -64,11 +64,7 @@ func (s *Server) campaignShow(c *gin.Context) {
 		s.uiFail(c, err)
 		return
 	}
-	l, err := s.newLookups()
-	if err != nil {
-		s.uiFail(c, err)
-		return
-	}
+	l := s.recordLookups()
 	rows := make([]recipientRow, len(rcpts))
 	for i, r := range rcpts {
 		rows[i] = recipientRow{CampaignRecipient: r}

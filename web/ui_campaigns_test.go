@@ -17,7 +17,7 @@ func TestUICampaigns(t *testing.T) {
 	res, err := e.s.ReportCampaign(context.Background(), store.CampaignReport{
 		ExternalID: "mc-<1>", Name: "May <script>alert(1)</script>", Subject: "Shavuot & classes",
 		SentAt: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC), Recipients: []string{"yossi@acme.com", "stranger@nowhere.example"},
-	}, matcher.NewRecipients(matcher.Config{}, e.s).Contact)
+	}, matcher.NewRecipients(matcher.Config{}).Match)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,16 +36,24 @@ type lookups struct {
 	campaigns map[store.ID]*store.Campaign
 }
 
+// newLookups reads every user up front, for pages that show owners.
 func (s *Server) newLookups() (*lookups, error) {
 	users, err := s.store.Users()
 	if err != nil {
 		return nil, err
 	}
-	l := &lookups{s: s, users: make(map[store.ID]*store.User, len(users)), contacts: map[store.ID]*store.Contact{}, campaigns: map[store.ID]*store.Campaign{}}
+	l := s.recordLookups()
+	l.users = make(map[store.ID]*store.User, len(users))
 	for _, u := range users {
 		l.users[u.ID] = u
 	}
 	return l, nil
+}
+
+// recordLookups caches contacts and campaigns as they are asked for, and
+// knows no users: for a page that shows no owners.
+func (s *Server) recordLookups() *lookups {
+	return &lookups{s: s, contacts: map[store.ID]*store.Contact{}, campaigns: map[store.ID]*store.Campaign{}}
 }
 
 func (l *lookups) contact(id store.ID) *store.Contact {

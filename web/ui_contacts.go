@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -300,11 +299,4 @@ func userAddress(system, token string) string {
 		return ""
 	}
 	return system[:at] + "+" + token + system[at:]
-}
-
-func atoiDefault(s string, def int) int {
-	if n, err := strconv.Atoi(s); err == nil {
-		return n
-	}
-	return def
 }

@@ -25,6 +25,7 @@ import (
 type uiEnv struct {
 	t            *testing.T
 	s            *store.Store
+	web          *Server
 	srv          *httptest.Server
 	admin, staff *store.User
 }
@@ -48,8 +49,8 @@ func newUIEnvWith(t *testing.T, opt func(*Options)) *uiEnv {
 	if opt != nil {
 		opt(&opts)
 	}
-	srv := New(opts)
-	e.srv = httptest.NewServer(srv.Handler())
+	e.web = New(opts)
+	e.srv = httptest.NewServer(e.web.Handler())
 	t.Cleanup(func() {
 		e.srv.Close()
 		if err := s.Check(); err != nil {

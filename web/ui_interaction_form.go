@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -29,6 +30,9 @@ type iaForm struct {
 	Location   string
 	Address    string
 	Return     string
+	// tooMany names the id fields that listed more than their limit (the
+	// first ones are kept), with what to say next to them.
+	tooMany formErrors
 }
 
 type iaFormPage struct {
@@ -58,26 +62,48 @@ func (s *Server) parseLocal(v string) (time.Time, error) {
 	return time.Time{}, errors.New("bad date")
 }
 
-func formIDs(vals []string) []store.ID {
-	var out []store.ID
+// formIDs reads the ids of a multi-valued field, each once, in order, at
+// most limit of them. With more, it keeps the first limit and returns what
+// to say next to the field (what names the things the ids are).
+func formIDs(vals []string, limit int, what string) (ids []store.ID, tooMany string) {
+	seen := make(map[store.ID]bool, min(len(vals), limit))
 	for _, v := range vals {
-		if id, err := store.ParseID(strings.TrimSpace(v)); err == nil && !slices.Contains(out, id) {
-			out = append(out, id)
+		id, err := store.ParseID(strings.TrimSpace(v))
+		if err != nil || seen[id] {
+			continue
 		}
+		if len(ids) == limit {
+			return ids, "Choose at most " + strconv.Itoa(limit) + " " + what + "."
+		}
+		seen[id] = true
+		ids = append(ids, id)
 	}
-	return out
+	return ids, ""
+}
+
+// ids reads an id field of the form, noting in f.tooMany when it lists
+// more than limit.
+func (f *iaForm) ids(field string, vals []string, limit int, what string) []store.ID {
+	ids, msg := formIDs(vals, limit, what)
+	if msg != "" {
+		if f.tooMany == nil {
+			f.tooMany = formErrors{}
+		}
+		f.tooMany[field] = msg
+	}
+	return ids
 }
 
 func (s *Server) interactionNew(c *gin.Context) {
 	u := currentUser(c)
 	f := iaForm{
-		ContactIDs: formIDs(c.QueryArray("contact")),
 		OccurredAt: s.now().In(s.loc).Format(dtLocalLayout),
 		OwnerIDs:   []store.ID{u.ID},
 		Type:       c.Query("type"),
 		Return:     localPath(c.Query("return"), ""),
 	}
-	s.renderIAForm(c, http.StatusOK, f, nil, "")
+	f.ContactIDs = f.ids("contact_ids", c.QueryArray("contact"), store.MaxContactsPer, "contacts")
+	s.renderIAForm(c, http.StatusOK, f, f.tooMany, "")
 }
 
 func (s *Server) interactionEdit(c *gin.Context) {
@@ -106,8 +132,7 @@ func (s *Server) interactionEdit(c *gin.Context) {
 }
 
 func readIAForm(c *gin.Context) iaForm {
-	return iaForm{
-		ContactIDs: formIDs(c.PostFormArray("contact_ids")),
+	f := iaForm{
 		Type:       strings.TrimSpace(c.PostForm("type")),
 		CustomType: strings.TrimSpace(c.PostForm("custom_type")),
 		Actions:    c.PostFormArray("actions"),
@@ -116,17 +141,20 @@ func readIAForm(c *gin.Context) iaForm {
 		Details:    c.PostForm("details"),
 		OccurredAt: c.PostForm("occurred_at"),
 		Duration:   strings.TrimSpace(c.PostForm("duration_minutes")),
-		OwnerIDs:   formIDs(c.PostFormArray("owner_ids")),
 		Location:   c.PostForm("location"),
 		Address:    c.PostForm("address"),
 		Return:     localPath(c.PostForm("return"), ""),
 	}
+	f.ContactIDs = f.ids("contact_ids", c.PostFormArray("contact_ids"), store.MaxContactsPer, "contacts")
+	f.OwnerIDs = f.ids("owner_ids", c.PostFormArray("owner_ids"), store.MaxListLen, "owners")
+	return f
 }
 
 // build checks what the store cannot (the date's format, a number) and
 // fills ia; every problem is reported at once.
 func (s *Server) buildInteraction(f *iaForm, ia *store.Interaction, isNew bool) formErrors {
 	errs := formErrors{}
+	maps.Copy(errs, f.tooMany)
 	if len(f.ContactIDs) == 0 {
 		errs["contact_ids"] = "Choose at least one contact."
 	}
@@ -185,7 +213,7 @@ func (s *Server) buildInteraction(f *iaForm, ia *store.Interaction, isNew bool) 
 func (s *Server) interactionCreate(c *gin.Context) {
 	f := readIAForm(c)
 	if c.PostForm("op") == "search" {
-		s.renderIAForm(c, http.StatusOK, f, nil, c.PostForm("contact_q"))
+		s.renderIAForm(c, http.StatusOK, f, f.tooMany, c.PostForm("contact_q"))
 		return
 	}
 	u := currentUser(c)
@@ -213,7 +241,7 @@ func (s *Server) interactionUpdate(c *gin.Context) {
 	f := readIAForm(c)
 	f.ID = id
 	if c.PostForm("op") == "search" {
-		s.renderIAForm(c, http.StatusOK, f, nil, c.PostForm("contact_q"))
+		s.renderIAForm(c, http.StatusOK, f, f.tooMany, c.PostForm("contact_q"))
 		return
 	}
 	var draft store.Interaction

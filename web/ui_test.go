@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +129,48 @@ func TestUISignInErrorsAndRateLimit(t *testing.T) {
 	b2.post("/login", url.Values{"email": {"sarah@org.org"}, "password": {testPassword}}, http.StatusUnauthorized)
 	// ...and their open session stops working.
 	b.get("/contacts", 303)
+}
+
+func TestUISignInOverlongEmail(t *testing.T) {
+	t.Parallel()
+	e := newUIEnv(t)
+	b := e.browser()
+	b.get("/login", 200)
+	keys := func(l *loginLimiter) []string {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		var out []string
+		for k := range l.fails {
+			out = append(out, k)
+		}
+		return out
+	}
+	// An address of the longest length is an account key like any other.
+	longest := strings.Repeat("a", store.MaxEmailLen-len("@org.org")) + "@org.org"
+	b.post("/login", url.Values{"email": {longest}, "password": {"wrong-password"}}, http.StatusUnauthorized)
+	if got := keys(e.web.limiter); len(got) != 1 || got[0] != "acct:"+longest {
+		t.Fatalf("account limiter keys = %q, want the %d-byte address", got, store.MaxEmailLen)
+	}
+	// One byte more is a failed sign-in with the usual answer, counted
+	// against the client address only.
+	for _, email := range []string{"a" + longest, strings.Repeat("x", 100_000)} {
+		r := b.post("/login", url.Values{"email": {email}, "password": {testPassword}}, http.StatusUnauthorized)
+		r.has(t, "Wrong email address or password.")
+	}
+	if got := keys(e.web.limiter); len(got) != 1 {
+		t.Errorf("account limiter keys = %d after overlong addresses, want still 1", len(got))
+	}
+	ips := e.web.ipLimiter
+	ips.mu.Lock()
+	defer ips.mu.Unlock()
+	if len(ips.fails) != 1 {
+		t.Fatalf("client address limiter has %d keys, want 1", len(ips.fails))
+	}
+	for k, v := range ips.fails {
+		if len(v) != 3 {
+			t.Errorf("client address limiter %s counted %d failures, want 3", k, len(v))
+		}
+	}
 }
 
 func TestLoginLimiterWindow(t *testing.T) {
@@ -498,6 +542,72 @@ func TestUIMultiContactInteraction(t *testing.T) {
 	}
 	// No type: said next to the field.
 	b.post("/interactions", url.Values{"contact_ids": {david.ID.String()}}, 400).has(t, "Choose a type, or type a new one.")
+}
+
+func TestFormIDs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		vals    []string
+		want    []store.ID
+		tooMany bool
+	}{
+		{"none", nil, nil, false},
+		{"repeats and junk dropped, order kept", []string{"3", " 1 ", "x", "3", "0", "1", "2"}, []store.ID{3, 1, 2}, false},
+		{"at the limit", []string{"1", "2", "3", "1"}, []store.ID{1, 2, 3}, false},
+		{"over the limit", []string{"1", "2", "3", "4", "5"}, []store.ID{1, 2, 3}, true},
+	}
+	for _, tt := range tests {
+		got, msg := formIDs(tt.vals, 3, "contacts")
+		if !slices.Equal(got, tt.want) || (msg != "") != tt.tooMany {
+			t.Errorf("%s: formIDs(%q, 3) = %v, %q; want %v, too many %v", tt.name, tt.vals, got, msg, tt.want, tt.tooMany)
+		}
+	}
+	if _, msg := formIDs([]string{"1", "2"}, 1, "owners"); msg != "Choose at most 1 owners." {
+		t.Errorf("formIDs over the limit says %q", msg)
+	}
+}
+
+// manyIDs returns first followed by n other distinct ids (of no contact).
+func manyIDs(first store.ID, n int) []string {
+	out := []string{first.String()}
+	for i := range n {
+		out = append(out, strconv.Itoa(1_000_000+i))
+	}
+	return out
+}
+
+func TestUITooManyIDs(t *testing.T) {
+	t.Parallel()
+	e := newUIEnv(t)
+	david := e.contact(store.Contact{Name: "David Levi", Emails: []string{"david@example.org"}})
+	b := e.signedIn(e.staff)
+	b.get("/interactions/new", 200)
+	// One contact more than an interaction may have: refused next to the
+	// field, the rest of the form as typed.
+	form := url.Values{"contact_ids": manyIDs(david.ID, store.MaxContactsPer), "type": {"Meeting"}, "title": {"Board meeting"},
+		"occurred_at": {"2026-05-04T18:00"}}
+	r := b.post("/interactions", form, 400)
+	r.has(t, fmt.Sprintf("Choose at most %d contacts.", store.MaxContactsPer), `value="Board meeting"`,
+		fmt.Sprintf(`value="%d" checked> David Levi`, david.ID))
+	if items, _, _ := e.s.Timeline(david.ID, 10, ""); len(items) != 0 {
+		t.Errorf("refused form saved %d interactions", len(items))
+	}
+	owners := url.Values{"contact_ids": {david.ID.String()}, "type": {"Meeting"}, "owner_ids": manyIDs(e.staff.ID, store.MaxListLen)}
+	b.post("/interactions", owners, 400).has(t, fmt.Sprintf("Choose at most %d owners.", store.MaxListLen))
+	// The same limit on the unmatched queue's contact picker, and one on
+	// the messages a bulk action takes.
+	u := e.unmatched("u", "stranger@example.org", "Question", "Hello", "no_contact")
+	a := e.signedIn(e.admin)
+	a.get(fmt.Sprintf("/unmatched/%d", u), 200)
+	r = a.post(fmt.Sprintf("/unmatched/%d/assign", u), url.Values{"contact_ids": manyIDs(david.ID, store.MaxContactsPer)}, 400)
+	r.has(t, fmt.Sprintf("Choose at most %d contacts.", store.MaxContactsPer), fmt.Sprintf(`value="%d" checked> David Levi`, david.ID))
+	a.get("/unmatched", 200)
+	r = a.post("/unmatched/bulk", url.Values{"op": {"discard"}, "ids": manyIDs(u, store.MaxLimit)}, 400)
+	r.has(t, fmt.Sprintf("Choose at most %d messages.", store.MaxLimit))
+	if got, _ := e.s.GetUnmatched(u); got.Status != store.StatusPending {
+		t.Errorf("unmatched message %s after refused actions, want pending", got.Status)
+	}
 }
 
 func TestUIUnmatchedQueue(t *testing.T) {

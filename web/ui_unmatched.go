@@ -121,11 +121,14 @@ func (s *Server) renderUnmatchedList(c *gin.Context, status int, tab, cursor str
 // unmatchedBulk assigns or discards the selected messages.
 func (s *Server) unmatchedBulk(c *gin.Context) {
 	tab := unmatchedTab(c.PostForm("tab"))
-	ids := formIDs(c.PostFormArray("ids"))
+	ids, tooMany := formIDs(c.PostFormArray("ids"), store.MaxLimit, "messages")
 	op := c.PostForm("op")
 	contact := strings.TrimSpace(c.PostForm("contact"))
 	if len(ids) == 0 {
-		s.renderUnmatchedList(c, http.StatusBadRequest, tab, "", formErrors{"ids": "Select at least one message first."}, contact, ids)
+		tooMany = "Select at least one message first."
+	}
+	if tooMany != "" {
+		s.renderUnmatchedList(c, http.StatusBadRequest, tab, "", formErrors{"ids": tooMany}, contact, ids)
 		return
 	}
 	p := who(c)
@@ -290,7 +293,10 @@ func (s *Server) unmatchedAssign(c *gin.Context) {
 		return
 	}
 	page := s.newUnmatchedPage(u)
-	ids := formIDs(c.PostFormArray("contact_ids"))
+	ids, tooMany := formIDs(c.PostFormArray("contact_ids"), store.MaxContactsPer, "contacts")
+	if tooMany != "" {
+		page.Errs = formErrors{"contact_ids": tooMany}
+	}
 	page.Remember = c.PostForm("remember") == "on"
 	for _, id := range ids {
 		if ct, err := s.store.GetContact(id); err == nil {
@@ -320,6 +326,8 @@ func (s *Server) unmatchedAssign(c *gin.Context) {
 	}
 	if len(ids) == 0 {
 		page.Errs = formErrors{"contact_ids": "Choose at least one contact."}
+	}
+	if page.Errs != nil {
 		s.render(c, http.StatusBadRequest, "unmatched_show", page)
 		return
 	}

@@ -86,7 +86,9 @@ func seedXSS(t *testing.T) *xssWorld {
 	w.unm = e.unmatched("xss-unmatched", "stranger@example.com", evil("Unmatched subject"), evil("<b>html</b> body"), "no_contact")
 	camp, err := s.ReportCampaign(ctx, store.CampaignReport{ExternalID: evil("ext"), Name: evil("Campaign"), Subject: evil("Campaign subject"),
 		SentAt: time.Now(), Recipients: []string{"david@acme.com", "nobody@example.net"}},
-		func(a string) (store.ID, bool, error) { return w.contact.ID, a == "david@acme.com", nil })
+		func(_ *store.Snapshot, a string) (store.ID, bool, error) {
+			return w.contact.ID, a == "david@acme.com", nil
+		})
 	if err != nil {
 		t.Fatal(err)
 	}
