@@ -65,7 +65,16 @@ func intTime(n int64) time.Time {
 type decoder struct {
 	b   []byte
 	err error
+	// all, when set (sharedDecoder), is the whole input as one string:
+	// str then returns substrings of it, one allocation per record
+	// instead of one per text field.
+	all string
 }
+
+// sharedDecoder decodes b with every string sharing one copy of b. A kept
+// field keeps the whole record's bytes alive, which suits records read in
+// bulk (lists, exports) better than many small copies.
+func sharedDecoder(b []byte) decoder { return decoder{b: b, all: string(b)} }
 
 func (d *decoder) fail() {
 	if d.err == nil {
@@ -128,8 +137,16 @@ func (d *decoder) bytes() []byte {
 	return append([]byte(nil), r...)
 }
 
-// str copies, so the result outlives the transaction.
-func (d *decoder) str() string { return string(d.raw()) }
+// str copies (or, with all, slices the copy), so the result outlives the
+// transaction.
+func (d *decoder) str() string {
+	r := d.raw()
+	if d.all == "" || len(r) == 0 {
+		return string(r)
+	}
+	end := len(d.all) - len(d.b)
+	return d.all[end-len(r) : end]
+}
 
 // count reads a list length and sanity-checks it against the bytes left (each
 // element takes at least one byte), so corrupt input cannot make us allocate.

@@ -115,7 +115,7 @@ func (ia *Interaction) encode() []byte {
 }
 
 func decodeInteraction(id ID, b []byte) (*Interaction, error) {
-	d := decoder{b: b}
+	d := sharedDecoder(b)
 	if d.byte() != interactionV1 {
 		return nil, errCorrupt
 	}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"bufio"
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -50,32 +49,27 @@ func (s *Server) writeCSV(c *gin.Context, f store.Filter) {
 	c.Header("Cache-Control", "no-store")
 	c.Status(http.StatusOK)
 	bw := bufio.NewWriterSize(c.Writer, 64<<10)
-	w := csv.NewWriter(bw)
-	w.UseCRLF = true // RFC 4180
+	w := &csvWriter{w: bw}
+	for _, h := range CSVHeader {
+		w.text(h)
+	}
+	w.end()
 	rows := 0
-	err = w.Write(CSVHeader)
-	if err == nil {
-		row := make([]string, len(CSVHeader))
-		var owners []string
-		err = s.store.ExportInteractions(f, func(ia *store.Interaction, contacts []*store.Contact) error {
-			owners = owners[:0]
-			for _, o := range ia.OwnerIDs {
-				owners = append(owners, names[o])
-			}
-			for _, ct := range contacts {
-				fillRow(row, ia, ct, owners)
-				if err := w.Write(row); err != nil {
-					return err
-				}
-				rows++
-			}
-			return nil
-		})
-	}
-	w.Flush()
-	if err == nil {
-		err = w.Error()
-	}
+	var scratch []byte
+	var owners []string
+	err = s.store.ExportInteractions(f, func(ia *store.Interaction, contacts []*store.Contact) error {
+		owners = owners[:0]
+		for _, o := range ia.OwnerIDs {
+			owners = append(owners, names[o])
+		}
+		for _, ct := range contacts {
+			scratch = writeRow(w, scratch, ia, ct, owners)
+			rows++
+		}
+		// bufio keeps the first write error and returns it from then on.
+		_, err := bw.Write(nil)
+		return err
+	})
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -87,29 +81,35 @@ func (s *Server) writeCSV(c *gin.Context, f store.Filter) {
 	}
 }
 
-func fillRow(row []string, ia *store.Interaction, ct *store.Contact, owners []string) {
+// writeRow writes one export row in CSVHeader's order: text cells through
+// the formula guard and the quoting check, dates, ids and numbers as they
+// are, formatted into scratch (returned for the next row).
+func writeRow(w *csvWriter, scratch []byte, ia *store.Interaction, ct *store.Contact, owners []string) []byte {
 	direction := ""
 	if ia.Email != nil {
 		direction = ia.Email.Direction
 	}
-	row[0] = ia.OccurredAt.UTC().Format(time.RFC3339)
-	row[1] = cell(ct.Name)
-	row[2] = cell(first(ct.Emails))
-	row[3] = cell(first(ct.Phones))
-	row[4] = cell(ia.Type)
-	row[5] = cell(strings.Join(ia.Actions, "; "))
-	row[6] = cell(description(ia))
-	row[7] = cell(ia.Title)
-	row[8] = cell(ia.Details)
-	row[9] = cell(strings.Join(owners, "; "))
-	row[10] = ia.Source
-	row[11] = cell(ia.Location)
-	row[12] = cell(ia.Address)
-	row[13] = strconv.Itoa(ia.DurationMinutes)
-	row[14] = direction
-	row[15] = ia.ID.String()
-	row[16] = ct.ID.String()
-	row[17] = ia.CreatedAt.UTC().Format(time.RFC3339)
+	scratch = ia.OccurredAt.UTC().AppendFormat(scratch[:0], time.RFC3339)
+	w.plain(scratch)
+	w.text(cell(ct.Name))
+	w.text(cell(first(ct.Emails)))
+	w.text(cell(first(ct.Phones)))
+	w.text(cell(ia.Type))
+	w.text(cell(strings.Join(ia.Actions, "; ")))
+	w.text(cell(description(ia)))
+	w.text(cell(ia.Title))
+	w.text(cell(ia.Details))
+	w.text(cell(strings.Join(owners, "; ")))
+	w.text(ia.Source)
+	w.text(cell(ia.Location))
+	w.text(cell(ia.Address))
+	w.plain(strconv.AppendInt(scratch[:0], int64(ia.DurationMinutes), 10))
+	w.text(direction)
+	w.plain(strconv.AppendUint(scratch[:0], uint64(ia.ID), 10))
+	w.plain(strconv.AppendUint(scratch[:0], uint64(ct.ID), 10))
+	w.plain(ia.CreatedAt.UTC().AppendFormat(scratch[:0], time.RFC3339))
+	w.end()
+	return scratch
 }
 
 // description is the title and the details together, as a reader of the
