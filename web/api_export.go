@@ -62,8 +62,10 @@ func (s *Server) writeCSV(c *gin.Context, f store.Filter) {
 		for _, o := range ia.OwnerIDs {
 			owners = append(owners, names[o])
 		}
+		shared := rowShared{actions: cell(strings.Join(ia.Actions, "; ")), description: cell(description(ia)),
+			owners: cell(strings.Join(owners, "; "))}
 		for _, ct := range contacts {
-			scratch = writeRow(w, scratch, ia, ct, owners)
+			scratch = writeRow(w, scratch, ia, ct, &shared)
 			rows++
 		}
 		// bufio keeps the first write error and returns it from then on.
@@ -81,10 +83,14 @@ func (s *Server) writeCSV(c *gin.Context, f store.Filter) {
 	}
 }
 
+// rowShared holds the cells an interaction's rows share, made once for all
+// its contacts.
+type rowShared struct{ actions, description, owners string }
+
 // writeRow writes one export row in CSVHeader's order: text cells through
 // the formula guard and the quoting check, dates, ids and numbers as they
 // are, formatted into scratch (returned for the next row).
-func writeRow(w *csvWriter, scratch []byte, ia *store.Interaction, ct *store.Contact, owners []string) []byte {
+func writeRow(w *csvWriter, scratch []byte, ia *store.Interaction, ct *store.Contact, sh *rowShared) []byte {
 	direction := ""
 	if ia.Email != nil {
 		direction = ia.Email.Direction
@@ -95,11 +101,11 @@ func writeRow(w *csvWriter, scratch []byte, ia *store.Interaction, ct *store.Con
 	w.text(cell(first(ct.Emails)))
 	w.text(cell(first(ct.Phones)))
 	w.text(cell(ia.Type))
-	w.text(cell(strings.Join(ia.Actions, "; ")))
-	w.text(cell(description(ia)))
+	w.text(sh.actions)
+	w.text(sh.description)
 	w.text(cell(ia.Title))
 	w.text(cell(ia.Details))
-	w.text(cell(strings.Join(owners, "; ")))
+	w.text(sh.owners)
 	w.text(ia.Source)
 	w.text(cell(ia.Location))
 	w.text(cell(ia.Address))
