@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -228,7 +229,12 @@ func (t *textBuf) String() string { return strings.Join(t.parts, "\n\n") }
 // attached message/rfc822 at depth.
 func (p *parser) message(r io.Reader, depth int) (*matcher.Message, error) {
 	g := p.newGate(r)
-	br := bufio.NewReader(g)
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(g)
+	defer func() {
+		br.Reset(nil)
+		readerPool.Put(br)
+	}()
 	h, err := p.readHeader(g, br)
 	if err != nil {
 		return nil, err
@@ -371,7 +377,9 @@ func (p *parser) entity(h textproto.Header, body io.Reader, depth int, defType s
 	case strings.HasPrefix(mt, "multipart/"):
 		return p.multipart(body, mt, params["boundary"], depth, c)
 	case mt == "message/rfc822" || mt == "message/global":
-		cnt := &countReader{r: cteReader(h.Get("Content-Transfer-Encoding"), body)}
+		cte := cteReader(h.Get("Content-Transfer-Encoding"), body)
+		defer releaseCTE(cte)
+		cnt := &countReader{r: cte}
 		if c.fwd == nil {
 			fm, err := p.message(cnt, depth+1)
 			if errors.Is(err, ErrLimit) {
@@ -384,9 +392,7 @@ func (p *parser) entity(h textproto.Header, body io.Reader, depth int, defType s
 	case (mt == "text/plain" || mt == "text/html") && disp != "attachment" && name == "":
 		p.text(h, mt, params, body, c)
 	default:
-		cnt := &countReader{r: cteReader(h.Get("Content-Transfer-Encoding"), body)}
-		io.Copy(io.Discard, cnt)
-		c.atts = append(c.atts, store.Attachment{Name: name, ContentType: mt, Size: cnt.n})
+		c.atts = append(c.atts, store.Attachment{Name: name, ContentType: mt, Size: decodedSize(h.Get("Content-Transfer-Encoding"), body)})
 	}
 	return nil
 }
@@ -438,7 +444,9 @@ func (p *parser) text(h textproto.Header, mt string, params map[string]string, b
 	if left <= 0 {
 		return
 	}
-	r := charsetReader(params["charset"], cteReader(h.Get("Content-Transfer-Encoding"), body))
+	cte := cteReader(h.Get("Content-Transfer-Encoding"), body)
+	defer releaseCTE(cte)
+	r := charsetReader(params["charset"], cte)
 	var s string
 	if mt == "text/html" {
 		s = htmlToText(r, left)
@@ -733,9 +741,25 @@ func cteReader(enc string, r io.Reader) io.Reader {
 	case "base64":
 		return &b64Reader{r: r}
 	case "quoted-printable":
-		return &qpReader{br: bufio.NewReader(r)}
+		br := readerPool.Get().(*bufio.Reader)
+		br.Reset(r)
+		return &qpReader{br: br}
 	}
 	return r
+}
+
+// readerPool recycles the 4 KiB read buffers of a message's header and of
+// quoted-printable parts.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+// releaseCTE gives back what cteReader took from readerPool, once r is
+// read; r must not be used after.
+func releaseCTE(r io.Reader) {
+	if q, ok := r.(*qpReader); ok && q.br != nil {
+		q.br.Reset(nil)
+		readerPool.Put(q.br)
+		q.br = nil
+	}
 }
 
 // b64Reader decodes base64, skipping bytes outside the alphabet and
@@ -801,6 +825,44 @@ func (d *b64Reader) flush() {
 		d.out = append(d.out, q[0]<<2|q[1]>>4)
 	}
 	d.nq = 0
+}
+
+// decodedSize is how many bytes cteReader(enc, r) would yield, found
+// without decoding base64 (the common attachment) into a buffer.
+func decodedSize(enc string, r io.Reader) int64 {
+	if !strings.EqualFold(strings.TrimSpace(enc), "base64") {
+		cte := cteReader(enc, r)
+		defer releaseCTE(cte)
+		cnt := &countReader{r: cte}
+		io.Copy(io.Discard, cnt)
+		return cnt.n
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	in := buf.AvailableBuffer()[:0]
+	if cap(in) < 16<<10 {
+		buf.Grow(16 << 10)
+		in = buf.AvailableBuffer()
+	}
+	in = in[:cap(in)]
+	var size int64
+	nq := 0
+	quantum := [5]int64{0, 0, 1, 2, 3} // bytes a quantum of n characters yields (b64Reader.flush)
+	for {
+		n, err := r.Read(in)
+		for _, c := range in[:n] {
+			if b64Values[c] != 0xff {
+				if nq++; nq == 4 {
+					size, nq = size+3, 0
+				}
+			} else if c == '=' {
+				size, nq = size+quantum[nq], 0
+			}
+		}
+		if err != nil {
+			return size + quantum[nq]
+		}
+	}
 }
 
 // qpReader decodes quoted-printable of any line length; an "=" that

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -690,6 +691,35 @@ func TestTransferDecoders(t *testing.T) {
 	got, _ := io.ReadAll(cteReader("base64", iotestOneByte(strings.NewReader(enc))))
 	if !bytes.Equal(got, src) {
 		t.Errorf("base64 of 100 kB read a byte at a time differs")
+	}
+}
+
+// TestDecodedSize: an attachment's size, counted without decoding, is what
+// decoding it yields, for clean and broken base64 alike.
+func TestDecodedSize(t *testing.T) {
+	t.Parallel()
+	alphabet := "ABCxyz019+/=\r\n #-\x00\xff"
+	rng := rand.New(rand.NewPCG(3, 4))
+	ins := []string{"", "Q", "SGVsbG8=", "SGk=SGk=", "SGVs#bG8", "====", "QQ=QQ"}
+	for range 2000 {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		ins = append(ins, string(b))
+	}
+	big := make([]byte, 50_000)
+	for i := range big {
+		big[i] = byte(i * 13)
+	}
+	ins = append(ins, base64.StdEncoding.EncodeToString(big))
+	for _, enc := range []string{"base64", " BASE64 ", "quoted-printable", "7bit"} {
+		for _, in := range ins {
+			want, _ := io.ReadAll(cteReader(enc, strings.NewReader(in)))
+			if got := decodedSize(enc, iotestOneByte(strings.NewReader(in))); got != int64(len(want)) {
+				t.Fatalf("decodedSize(%s, %.40q) = %d, decoding gives %d bytes", enc, in, got, len(want))
+			}
+		}
 	}
 }
 
