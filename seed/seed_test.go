@@ -104,7 +104,7 @@ func TestGenerate(t *testing.T) {
 	types := map[string]int{}
 	multi, rare := 0, 0
 	o, _ = o.withDefaults()
-	err = s.ExportInteractions(store.Filter{}, func(ia *store.Interaction, _ []*store.Contact) error {
+	err = s.ExportInteractions(store.Filter{}, func(ia *store.Interaction, _ []*store.ExportContact) error {
 		types[ia.Type]++
 		if len(ia.ContactIDs) > 1 {
 			multi++
@@ -177,7 +177,7 @@ func fingerprint(t *testing.T, s *store.Store, res *Result) string {
 		fmt.Fprintf(&b, "%s %s %v %v %v %v %q\n", c.Kind, c.Name, c.Emails, c.Domains, c.Phones,
 			ref(res.Contacts, []store.ID{c.OrganizationID}), c.Address)
 	}
-	err := s.ExportInteractions(store.Filter{}, func(ia *store.Interaction, _ []*store.Contact) error {
+	err := s.ExportInteractions(store.Filter{}, func(ia *store.Interaction, _ []*store.ExportContact) error {
 		fmt.Fprintf(&b, "%v %v %s %v %q %q %d %v %q %q %s %v\n", ia.OccurredAt, ref(res.Contacts, ia.ContactIDs),
 			ia.Type, ia.Actions, ia.Title, ia.Details, ia.DurationMinutes, ref(res.Users, ia.OwnerIDs),
 			ia.Location, ia.Address, ia.Source, ia.Email)

@@ -197,7 +197,7 @@ func (d *benchDB) matchesCombined(ia *store.Interaction) bool {
 func (d *benchDB) count(b *testing.B, f store.Filter, keep func(*store.Interaction) bool) int {
 	b.Helper()
 	n := 0
-	err := d.s.ExportInteractions(f, func(ia *store.Interaction, _ []*store.Contact) error {
+	err := d.s.ExportInteractions(f, func(ia *store.Interaction, _ []*store.ExportContact) error {
 		if keep == nil || keep(ia) {
 			n++
 		}
@@ -355,7 +355,7 @@ func BenchmarkExport(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		peak, rows := before.HeapAlloc, 0
 		for b.Loop() {
-			err := d.s.ExportInteractions(store.Filter{}, func(ia *store.Interaction, cs []*store.Contact) error {
+			err := d.s.ExportInteractions(store.Filter{}, func(ia *store.Interaction, cs []*store.ExportContact) error {
 				rows++
 				if rows%50_000 == 0 {
 					runtime.ReadMemStats(&now)

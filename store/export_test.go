@@ -15,7 +15,12 @@ func exportFixture(t *testing.T, n int) (*Store, []*Contact) {
 	s := openTest(t)
 	var cs []*Contact
 	for i := range 7 {
-		cs = append(cs, mustContact(t, s, Contact{Name: fmt.Sprintf("Contact %d", i)}))
+		c := Contact{Name: fmt.Sprintf("Contact %d", i)}
+		if i%2 == 0 {
+			c.Emails = []string{fmt.Sprintf("c%d@example.com", i), fmt.Sprintf("second%d@example.org", i)}
+			c.Phones = []string{fmt.Sprintf("+1 555 010%d", i), "+1 555 0199"}
+		}
+		cs = append(cs, mustContact(t, s, c))
 	}
 	items := make([]*Interaction, n)
 	for i := range items {
@@ -37,17 +42,25 @@ func exportFixture(t *testing.T, n int) (*Store, []*Contact) {
 // several of the walk's batches.
 func TestExportInteractions(t *testing.T) {
 	t.Parallel()
-	s, _ := exportFixture(t, 3*exportBatch+17)
+	s, cs := exportFixture(t, 3*exportBatch+17)
+	byID := map[ID]*Contact{}
+	for _, c := range cs {
+		byID[c.ID] = c
+	}
 	for _, f := range []Filter{{}, {Types: []string{"Visit"}}, {None: true}} {
 		want, _, err := listAll(s, f, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got []*Interaction
-		err = s.ExportInteractions(f, func(ia *Interaction, contacts []*Contact) error {
+		err = s.ExportInteractions(f, func(ia *Interaction, contacts []*ExportContact) error {
 			var cids []ID
 			for _, c := range contacts {
 				cids = append(cids, c.ID)
+				full := byID[c.ID]
+				if full == nil || c.Name != full.Name || c.Email != firstOf(full.Emails) || c.Phone != firstOf(full.Phones) {
+					return fmt.Errorf("contact %+v, want the name, first email and first phone of %+v", c, full)
+				}
 			}
 			if !slices.Equal(cids, ia.ContactIDs) {
 				return fmt.Errorf("%d: contacts %v, want %v", ia.ID, cids, ia.ContactIDs)
@@ -72,7 +85,7 @@ func TestExportStops(t *testing.T) {
 	s, _ := exportFixture(t, 4*exportBatch)
 	boom := errors.New("client went away")
 	rows := 0
-	err := s.ExportInteractions(Filter{}, func(*Interaction, []*Contact) error {
+	err := s.ExportInteractions(Filter{}, func(*Interaction, []*ExportContact) error {
 		rows++
 		if rows == 10 {
 			return boom
@@ -88,9 +101,16 @@ func TestExportStops(t *testing.T) {
 				t.Error("the panic in fn did not come through")
 			}
 		}()
-		_ = s.ExportInteractions(Filter{}, func(*Interaction, []*Contact) error { panic("writer broke") })
+		_ = s.ExportInteractions(Filter{}, func(*Interaction, []*ExportContact) error { panic("writer broke") })
 	}()
 	if got := s.db.Stats().OpenTxN; got != 0 {
 		t.Errorf("%d read transactions still open after the exports returned", got)
 	}
+}
+
+func firstOf(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
 }

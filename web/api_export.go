@@ -57,7 +57,7 @@ func (s *Server) writeCSV(c *gin.Context, f store.Filter) {
 	rows := 0
 	var scratch []byte
 	var owners []string
-	err = s.store.ExportInteractions(f, func(ia *store.Interaction, contacts []*store.Contact) error {
+	err = s.store.ExportInteractions(f, func(ia *store.Interaction, contacts []*store.ExportContact) error {
 		owners = owners[:0]
 		for _, o := range ia.OwnerIDs {
 			owners = append(owners, names[o])
@@ -90,7 +90,7 @@ type rowShared struct{ actions, description, owners string }
 // writeRow writes one export row in CSVHeader's order: text cells through
 // the formula guard and the quoting check, dates, ids and numbers as they
 // are, formatted into scratch (returned for the next row).
-func writeRow(w *csvWriter, scratch []byte, ia *store.Interaction, ct *store.Contact, sh *rowShared) []byte {
+func writeRow(w *csvWriter, scratch []byte, ia *store.Interaction, ct *store.ExportContact, sh *rowShared) []byte {
 	direction := ""
 	if ia.Email != nil {
 		direction = ia.Email.Direction
@@ -98,8 +98,8 @@ func writeRow(w *csvWriter, scratch []byte, ia *store.Interaction, ct *store.Con
 	scratch = ia.OccurredAt.UTC().AppendFormat(scratch[:0], time.RFC3339)
 	w.plain(scratch)
 	w.text(cell(ct.Name))
-	w.text(cell(first(ct.Emails)))
-	w.text(cell(first(ct.Phones)))
+	w.text(cell(ct.Email))
+	w.text(cell(ct.Phone))
 	w.text(cell(ia.Type))
 	w.text(sh.actions)
 	w.text(sh.description)
@@ -128,13 +128,6 @@ func description(ia *store.Interaction) string {
 		return ia.Title
 	}
 	return ia.Title + " — " + ia.Details
-}
-
-func first(v []string) string {
-	if len(v) == 0 {
-		return ""
-	}
-	return v[0]
 }
 
 // cell guards a text cell against formula injection: a spreadsheet runs a

@@ -412,7 +412,7 @@ func offline(path string, f store.Filter, n int) (time.Duration, int, []store.Bu
 		return 0, 0, nil, err
 	}
 	indexed := 0
-	if err := s.ExportInteractions(f, func(*store.Interaction, []*store.Contact) error { indexed++; return nil }); err != nil {
+	if err := s.ExportInteractions(f, func(*store.Interaction, []*store.ExportContact) error { indexed++; return nil }); err != nil {
 		return 0, 0, nil, err
 	}
 	var times []time.Duration
@@ -420,7 +420,7 @@ func offline(path string, f store.Filter, n int) (time.Duration, int, []store.Bu
 		note("P8 reference: full scan %d/%d", i+1, n)
 		found := 0
 		start := time.Now()
-		err := s.ExportInteractions(store.Filter{}, func(ia *store.Interaction, _ []*store.Contact) error {
+		err := s.ExportInteractions(store.Filter{}, func(ia *store.Interaction, _ []*store.ExportContact) error {
 			if matches(f, ia) {
 				found++
 			}
