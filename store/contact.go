@@ -238,8 +238,8 @@ func (s *Store) UpdateContact(ctx context.Context, id ID, edit func(*Contact) er
 }
 
 // DeleteContact removes a contact. Its interactions are detached from it;
-// those that were on it alone are deleted with it. Members of a deleted
-// organisation lose their organisation link.
+// those that were on it alone are deleted with it, raw messages included.
+// Members of a deleted organisation lose their organisation link.
 func (s *Store) DeleteContact(ctx context.Context, id ID) error {
 	now := s.now().UTC()
 	return s.update(ctx, func(tx *bolt.Tx) error {
@@ -247,7 +247,11 @@ func (s *Store) DeleteContact(ctx context.Context, id ID) error {
 		if err != nil {
 			return err
 		}
-		_, err = removeContact(tx, c, now)
+		rm, err := removeContact(tx, c, now)
+		if err != nil {
+			return err
+		}
+		_, err = dropRaws(tx, rm.deleted)
 		return err
 	})
 }

@@ -506,8 +506,9 @@ func (s *Store) UpdateInteraction(ctx context.Context, id ID, check func(*Intera
 	return out, err
 }
 
-// DeleteInteraction removes an interaction and its index entries. check, when
-// not nil, may veto after seeing the stored version.
+// DeleteInteraction removes an interaction, its index entries and its raw
+// message (see dropRaws). check, when not nil, may veto after seeing the
+// stored version.
 func (s *Store) DeleteInteraction(ctx context.Context, id ID, check func(*Interaction) error) error {
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		ia, err := getInteraction(tx, id)
@@ -519,7 +520,11 @@ func (s *Store) DeleteInteraction(ctx context.Context, id ID, check func(*Intera
 				return err
 			}
 		}
-		return deleteInteraction(tx, ia)
+		if err := deleteInteraction(tx, ia); err != nil {
+			return err
+		}
+		_, err = dropRaws(tx, []*Interaction{ia})
+		return err
 	})
 }
 

@@ -524,3 +524,60 @@ func (s *Store) DiscardUnmatched(ctx context.Context, id, by ID) error {
 		return putUnmatched(tx, u, &old)
 	})
 }
+
+// dropRaws deletes the raw messages of interactions just deleted, so a
+// deleted email is gone, not only hidden. A resolved queue entry that
+// became one of them shares its raw message: the entry stays (the queue's
+// history) without it. The dedupe entry stays too, so the same message
+// arriving again is a duplicate: deleted mail stays deleted. It returns how
+// many raw messages went.
+func dropRaws(tx *bolt.Tx, deleted []*Interaction) (int, error) {
+	rawOf := map[ID]ID{} // interaction → its raw message
+	for _, ia := range deleted {
+		if ia.Email != nil && ia.Email.RawID != 0 {
+			rawOf[ia.ID] = ia.Email.RawID
+		}
+	}
+	if len(rawOf) == 0 {
+		return 0, nil
+	}
+	// Only an assignment makes an interaction out of a queue entry, and it
+	// marks the entry resolved: walk those alone (collected first, as the
+	// index changes under putUnmatched).
+	var resolved []ID
+	p := strPrefix(StatusResolved)
+	c := tx.Bucket(ixUnmatched).Cursor()
+	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+		resolved = append(resolved, keyID(k[len(k)-8:]))
+	}
+	for _, id := range resolved {
+		u, err := getUnmatched(tx, id)
+		if err != nil {
+			return 0, err
+		}
+		raw, ok := rawOf[u.InteractionID]
+		if !ok || u.Draft == nil || u.Draft.Email == nil || u.Draft.Email.RawID != raw {
+			continue
+		}
+		old := *u
+		draft, mail := *u.Draft, *u.Draft.Email
+		mail.RawID = 0
+		draft.Email = &mail
+		u.Draft = &draft
+		if err := putUnmatched(tx, u, &old); err != nil {
+			return 0, err
+		}
+	}
+	n := 0
+	b := tx.Bucket(bRaw)
+	for _, raw := range rawOf {
+		if b.Get(raw.key()) == nil {
+			continue
+		}
+		if err := b.Delete(raw.key()); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
+}

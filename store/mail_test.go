@@ -48,6 +48,69 @@ func TestIngestLoggedOnceAndRawKept(t *testing.T) {
 	}
 }
 
+// TestDeletedMailIsGone: deleting an email interaction (alone, or with the
+// contact it was on) deletes its raw message; a queue entry that became it
+// stays without the raw; the same message arriving again stays deleted; a
+// message shared with another contact keeps its raw.
+func TestDeletedMailIsGone(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := context.Background()
+	yossi := mustContact(t, s, Contact{Name: "Yossi"})
+	dina := mustContact(t, s, Contact{Name: "Dina"})
+	rawOf := func(id ID) ID {
+		t.Helper()
+		ia, err := s.GetInteraction(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ia.Email.RawID
+	}
+	gone := func(what string, raw ID) {
+		t.Helper()
+		if _, err := s.Raw(raw); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: raw message %d still there (%v)", what, raw, err)
+		}
+	}
+
+	// Logged, deleted, delivered again.
+	res, _ := s.Ingest(ctx, incoming("mid:logged", []ID{yossi.ID}, ""))
+	raw := rawOf(res.InteractionID)
+	if err := s.DeleteInteraction(ctx, res.InteractionID, nil); err != nil {
+		t.Fatal(err)
+	}
+	gone("deleted interaction", raw)
+	if again, err := s.Ingest(ctx, incoming("mid:logged", []ID{yossi.ID}, "")); err != nil || again.Status != IngestDuplicate {
+		t.Errorf("the same message again = %+v, %v; want a duplicate (deleted mail stays deleted)", again, err)
+	}
+
+	// Assigned from the queue, then deleted: the entry stays, without raw.
+	q, _ := s.Ingest(ctx, incoming("mid:queued", nil, ReasonNoContact, "new@example.org"))
+	ia, _, err := s.AssignUnmatched(ctx, q.UnmatchedID, Assignment{ContactIDs: []ID{yossi.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteInteraction(ctx, ia.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	gone("deleted assigned interaction", ia.Email.RawID)
+	if u, err := s.GetUnmatched(q.UnmatchedID); err != nil || u.Status != StatusResolved || u.Draft.Email.RawID != 0 {
+		t.Errorf("queue entry after the delete = %+v, %v; want it resolved, without its raw", u, err)
+	}
+
+	// A contact's delete takes the mail on it alone; shared mail stays.
+	alone, _ := s.Ingest(ctx, incoming("mid:alone", []ID{dina.ID}, ""))
+	shared, _ := s.Ingest(ctx, incoming("mid:shared", []ID{dina.ID, yossi.ID}, ""))
+	aloneRaw, sharedRaw := rawOf(alone.InteractionID), rawOf(shared.InteractionID)
+	if err := s.DeleteContact(ctx, dina.ID); err != nil {
+		t.Fatal(err)
+	}
+	gone("contact's own mail", aloneRaw)
+	if _, err := s.Raw(sharedRaw); err != nil {
+		t.Errorf("shared mail lost its raw message: %v", err)
+	}
+}
+
 func TestIngestConcurrentDuplicatesCollapse(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
