@@ -31,6 +31,14 @@ func TestCheckFindsIndexDamage(t *testing.T) {
 			k[len(k)-1]++
 			return tx.Bucket(ixType).Put(k, v)
 		}, []string{fmt.Sprintf("%s: 2 entries, records imply 1", ixType), fmt.Sprintf("%s: stray entry", ixType)}},
+		{"type entry moved", func(tx *bolt.Tx) error {
+			k, v := first(tx, ixType)
+			if err := tx.Bucket(ixType).Delete(k); err != nil {
+				return err
+			}
+			k[len(k)-1]++
+			return tx.Bucket(ixType).Put(k, v)
+		}, []string{fmt.Sprintf("%s: missing entry", ixType), fmt.Sprintf("%s: stray entry", ixType)}},
 		{"missing contact-time entry", func(tx *bolt.Tx) error {
 			k, _ := first(tx, ixContactTime)
 			return tx.Bucket(ixContactTime).Delete(k)

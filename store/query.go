@@ -3,7 +3,9 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -427,11 +429,23 @@ func (s *Store) ExportInteractions(f Filter, fn func(ia *Interaction, contacts [
 	var walkErr error
 	go func() {
 		defer close(batches)
+		defer func() {
+			// bbolt panics on a damaged page: on this goroutine that would
+			// end the process, so it becomes the export's error.
+			if p := recover(); p != nil {
+				walkErr = fmt.Errorf("store: export walk failed: %v\n%s", p, debug.Stack())
+			}
+		}()
 		walkErr = s.view(func(tx *bolt.Tx) error {
 			cache := newContactCache(tx, exportContactCache)
 			var batch []exportRow
 			var flat []*ExportContact // the batch's contacts, sliced per row
 			send := func() bool {
+				select {
+				case <-stop:
+					return false
+				default:
+				}
 				select {
 				case batches <- batch:
 					batch, flat = nil, nil
@@ -441,6 +455,14 @@ func (s *Store) ExportInteractions(f Filter, fn func(ia *Interaction, contacts [
 				}
 			}
 			err := f.each(tx, nil, func(ia *Interaction) (bool, error) {
+				select {
+				case <-stop: // the consumer failed: stop walking at once
+					return false, nil
+				default:
+				}
+				if s.exportWalkHook != nil {
+					s.exportWalkHook(ia)
+				}
 				if batch == nil {
 					batch = make([]exportRow, 0, exportBatch)
 					flat = make([]*ExportContact, 0, 2*exportBatch)

@@ -51,6 +51,9 @@ type Store struct {
 	writerWG sync.WaitGroup
 	// expected counts writes announced with Expect and not yet queued.
 	expected atomic.Int64
+	// exportWalkHook, when set (tests only), sees every interaction an
+	// export's walk hands over.
+	exportWalkHook func(*Interaction)
 	// lingerExpired counts batches that waited the whole maxLinger for
 	// announced writes that did not come in time.
 	lingerExpired atomic.Int64

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -119,11 +120,13 @@ func TestAPISessionRefusesForms(t *testing.T) {
 
 // TestPageFormsBounded: a page form larger than the limit is refused with
 // 413 before anything parses it, and one that hides its length (chunked)
-// is cut off at the limit; neither changes the store.
+// is cut off at the limit; neither changes the store. The largest text the
+// store takes, in the script that costs the most bytes once encoded, still
+// saves.
 func TestPageFormsBounded(t *testing.T) {
 	t.Parallel()
 	f := newAuthzFixture(t)
-	huge := "name=Big&kind=person&notes=" + strings.Repeat("x", 2<<20) // past the default 1 MiB
+	huge := "name=Big&kind=person&notes=" + strings.Repeat("x", 4<<20) // past every page form's bound
 	before := fingerprint(t, f.e.s)
 	if got, resp := f.do(adminSession, http.MethodPost, "/contacts", huge, f.csrfToken); got != http.StatusRequestEntityTooLarge || !strings.Contains(resp, "too large") {
 		t.Errorf("declared oversize form = %s, want 413\n%s", statusName(got), clip(resp))
@@ -146,5 +149,16 @@ func TestPageFormsBounded(t *testing.T) {
 	}
 	if after := fingerprint(t, f.e.s); after != before {
 		t.Errorf("an oversize form changed the store:\n%s\nto\n%s", before, after)
+	}
+
+	e := newUIEnv(t)
+	c := &store.Contact{Name: "Yossi"}
+	if err := e.s.CreateContact(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	details := strings.Repeat("😀", store.MaxDetailsLen) // 4 bytes each, 12 encoded
+	e.signedIn(e.staff).post("/interactions", url.Values{"contact_ids": {c.ID.String()}, "type": {"Note"}, "details": {details}}, http.StatusSeeOther)
+	if items, _, err := e.s.Timeline(c.ID, 1, ""); err != nil || len(items) != 1 || items[0].Details != details {
+		t.Errorf("the longest details did not save: %d items, %v", len(items), err)
 	}
 }

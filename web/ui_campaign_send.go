@@ -27,9 +27,10 @@ func (s *Server) sendAvailable() (bool, string) {
 	return s.opts.Sender.Available()
 }
 
-// maxComposeBytes bounds a compose form's body: the message's limit in
-// UTF-8 (up to 4 bytes a character) and room for the other fields.
-const maxComposeBytes = 4*store.MaxSendBodyLen + 64<<10
+// maxComposeBytes bounds a compose request's body: the message's limit at
+// the worst bytes per character (maxBytesPerChar) and room for the other
+// fields.
+const maxComposeBytes = maxBytesPerChar*store.MaxSendBodyLen + 64<<10
 
 // previewRows is how many recipients a preview lists.
 const previewRows = 50

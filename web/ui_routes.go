@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"touchpoint/store"
 )
 
 // initUI parses the templates (a broken one panics here, at start) and
@@ -110,12 +112,24 @@ func (s *Server) noRoute(c *gin.Context) {
 		Message: "There is no page at this address.", Back: "/"})
 }
 
+// maxBytesPerChar is the most bytes one character of text takes in a
+// request body: 4 in UTF-8, 12 once percent-encoded in a form (%F0%9F%98%80)
+// or escaped as a surrogate pair in JSON.
+const maxBytesPerChar = 12
+
+// maxPageFormBytes bounds a page form's body: the interaction form's
+// details at their limit, at the worst bytes per character, and room for
+// the other fields (title, address, lists of ids).
+const maxPageFormBytes = maxBytesPerChar*store.MaxDetailsLen + 256<<10
+
 // limitForms bounds every page request body before the CSRF guard parses
-// the form: MaxBodyBytes, or the campaign composer's larger bound.
-// A body that declares more is refused at once with 413, before the guard
-// could take the cut-off form for a forged one.
+// the form: the largest form a page sends (maxPageFormBytes, the
+// composer's maxComposeBytes) or MaxBodyBytes if larger. A body that
+// declares more is refused at once with 413; one that hides its length
+// (chunked, which browsers do not send for forms) is cut off at the limit
+// and fails as an incomplete form.
 func (s *Server) limitForms(c *gin.Context) {
-	limit := max(s.opts.MaxBodyBytes, maxComposeBytes)
+	limit := max(s.opts.MaxBodyBytes, maxComposeBytes, maxPageFormBytes)
 	if c.Request.ContentLength > limit {
 		s.errorPage(c, http.StatusRequestEntityTooLarge, "This form is too large to send. Shorten the text and try again.")
 		return
