@@ -47,3 +47,32 @@ func TestCSVWriterMatchesEncodingCSV(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCSVWriter holds the row writer to encoding/csv (UseCRLF) on any
+// three cells.
+func FuzzCSVWriter(f *testing.F) {
+	for _, s := range []string{"", " x", "a,b", `"`, "\r\n", `\.`, "=cmd", "\xff\xfe", "שלום, עולם"} {
+		f.Add(s, s+"\n", "plain")
+	}
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		row := []string{a, b, c}
+		var want bytes.Buffer
+		cw := csv.NewWriter(&want)
+		cw.UseCRLF = true
+		if err := cw.Write(row); err != nil {
+			t.Skip()
+		}
+		cw.Flush()
+		var got bytes.Buffer
+		bw := bufio.NewWriter(&got)
+		w := &csvWriter{w: bw}
+		for _, s := range row {
+			w.text(s)
+		}
+		w.end()
+		bw.Flush()
+		if got.String() != want.String() {
+			t.Fatalf("%q:\n got %q\nwant %q", row, got.String(), want.String())
+		}
+	})
+}
