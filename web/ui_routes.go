@@ -1,8 +1,10 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"io"
 	"net/http"
 	"strings"
 
@@ -124,18 +126,33 @@ const maxPageFormBytes = maxBytesPerChar*store.MaxDetailsLen + 256<<10
 
 // limitForms bounds every page request body before the CSRF guard parses
 // the form: the largest form a page sends (maxPageFormBytes, the
-// composer's maxComposeBytes) or MaxBodyBytes if larger. A body that
-// declares more is refused at once with 413; one that hides its length
-// (chunked, which browsers do not send for forms) is cut off at the limit
-// and fails as an incomplete form.
+// composer's maxComposeBytes) or MaxBodyBytes if larger. A body over it is
+// refused with 413: at once when its length is declared; a body that hides
+// its length (chunked, which browsers do not send for forms) is read up to
+// the limit first, as parsing the form would have read it anyway.
 func (s *Server) limitForms(c *gin.Context) {
 	limit := max(s.opts.MaxBodyBytes, maxComposeBytes, maxPageFormBytes)
-	if c.Request.ContentLength > limit {
+	tooLarge := func() {
 		s.errorPage(c, http.StatusRequestEntityTooLarge, "This form is too large to send. Shorten the text and try again.")
-		return
 	}
-	if c.Request.Body != nil {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	switch body := c.Request.Body; {
+	case c.Request.ContentLength > limit:
+		tooLarge()
+		return
+	case body == nil || body == http.NoBody:
+	case c.Request.ContentLength < 0:
+		data, err := io.ReadAll(io.LimitReader(body, limit+1))
+		if err != nil {
+			s.errorPage(c, http.StatusBadRequest, "The form did not arrive whole. Try again.")
+			return
+		}
+		if int64(len(data)) > limit {
+			tooLarge()
+			return
+		}
+		c.Request.Body = io.NopCloser(bytes.NewReader(data))
+	default:
+		c.Request.Body = http.MaxBytesReader(c.Writer, body, limit)
 	}
 	c.Next()
 }
