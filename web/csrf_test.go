@@ -134,7 +134,7 @@ func TestPageFormsBounded(t *testing.T) {
 	// Chunked: no declared length (a MultiReader hides it from the client).
 	chunked := func(form string) int {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, f.e.srv.URL+"/contacts", io.MultiReader(strings.NewReader(form), strings.NewReader("&"+csrfField+"="+f.csrfToken)))
+		req, _ := http.NewRequest(http.MethodPost, f.e.srv.URL+"/contacts", io.MultiReader(strings.NewReader(form), strings.NewReader("&"+csrfField+"="+url.QueryEscape(f.csrfToken))))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.AddCookie(f.csrfCookie)
 		plain, _, err := f.e.s.CreateSession(t.Context(), f.e.admin.ID)
