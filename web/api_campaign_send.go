@@ -129,6 +129,9 @@ func (s *Server) listSendRecipients(c *gin.Context) {
 func (s *Server) cancelSend(c *gin.Context) {
 	if id, ok := s.pathID(c); ok {
 		cs, err := s.store.CancelSend(c.Request.Context(), id)
+		if err == nil {
+			s.logFor(c).Info("campaign cancelled", "campaign", id, "by", who(c).Name)
+		}
 		s.renderSend(c, cs, err)
 	}
 }
