@@ -837,14 +837,7 @@ func decodedSize(enc string, r io.Reader) int64 {
 		io.Copy(io.Discard, cnt)
 		return cnt.n
 	}
-	buf := getBuf()
-	defer putBuf(buf)
-	in := buf.AvailableBuffer()[:0]
-	if cap(in) < 16<<10 {
-		buf.Grow(16 << 10)
-		in = buf.AvailableBuffer()
-	}
-	in = in[:cap(in)]
+	in := make([]byte, 4096)
 	var size int64
 	nq := 0
 	quantum := [5]int64{0, 0, 1, 2, 3} // bytes a quantum of n characters yields (b64Reader.flush)
