@@ -106,6 +106,10 @@ type SMTPConfig struct {
 	// signature aligned with its domain, or through a per-user secret
 	// address (every ingestion path, not only SMTP).
 	VerifyStaffDKIM bool `toml:"verify_staff_dkim"`
+	// Journal answers 250 once a message is synced to the journal beside
+	// the database (one sequential write), and writes it to the database
+	// a few milliseconds later; false commits it to the database first.
+	Journal bool `toml:"journal"`
 }
 
 // AdminConfig is the [admin] table: the bootstrap administrator account.
@@ -185,6 +189,7 @@ func Defaults() *Config {
 			SessionTimeout:      Duration(10 * time.Minute),
 			MaxConnections:      1000,
 			MaxConnectionsPerIP: 50,
+			Journal:             true,
 		},
 		Admin: AdminConfig{
 			Email: "admin@localhost",

@@ -300,7 +300,7 @@ func TestEnvBindings(t *testing.T) {
 			}
 		})
 	}
-	if len(byKey) != 44 {
-		t.Errorf("got %d scalar keys, want 44 (update this test and the example file when adding keys)", len(byKey))
+	if len(byKey) != 45 {
+		t.Errorf("got %d scalar keys, want 45 (update this test and the example file when adding keys)", len(byKey))
 	}
 }

@@ -478,7 +478,7 @@ func TestDovecotMessageAlsoReceivedBySMTPIsLoggedOnce(t *testing.T) {
 		defer cancel()
 		smtpSrv.Shutdown(ctx)
 	})
-	se := &smtpEnv{t: t, addr: ln.Addr().String()}
+	se := &smtpEnv{t: t, s: e.pipe.Store, addr: ln.Addr().String()}
 
 	// First by SMTP, then found in the mailbox.
 	if err := se.send("sarah@org.org", []string{"log@org.org"}, string(loggedMail(1))); err != nil {

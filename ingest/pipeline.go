@@ -36,28 +36,56 @@ type Pipeline struct {
 // (committed and synced): only then may a transport acknowledge it. An error
 // is temporary (storage or lookup failure): the sender should retry.
 func (p *Pipeline) Ingest(ctx context.Context, raw []byte, d matcher.Delivery) (store.IngestResult, error) {
+	var res store.IngestResult
+	err := p.store(ctx, raw, d, func(ctx context.Context, in *store.Incoming, done func(store.IngestResult)) error {
+		var err error
+		if res, err = p.Store.Ingest(ctx, in); err == nil {
+			done(res)
+		}
+		return err
+	}, p.Store.Expect, nil)
+	return res, err
+}
+
+// Accept is Ingest for a transport that needs only durability (SMTP): it
+// returns once the message is in the store's journal, and the message
+// reaches the database (and the metrics) a few milliseconds later, when
+// outcome (if not nil) hears what became of it.
+func (p *Pipeline) Accept(ctx context.Context, raw []byte, d matcher.Delivery, outcome func(store.IngestResult)) error {
+	return p.store(ctx, raw, d, p.Store.Accept, p.Store.ExpectAccept, outcome)
+}
+
+// store parses and matches raw and hands it to put, which calls done with
+// the outcome once the message is in the database; then outcome hears it.
+func (p *Pipeline) store(ctx context.Context, raw []byte, d matcher.Delivery,
+	put func(context.Context, *store.Incoming, func(store.IngestResult)) error,
+	expect func(context.Context) (context.Context, func()), outcome func(store.IngestResult)) error {
 	start := time.Now()
-	// Tell the store's writer this message is coming, so concurrent
-	// messages share a commit; the announcement ends when it is queued.
+	// Tell the store this message is coming, so concurrent messages share
+	// a commit; the announcement ends when it is queued.
 	if !store.Expecting(ctx) {
 		var release func()
-		ctx, release = p.Store.Expect(ctx)
+		ctx, release = expect(ctx)
 		defer release()
 	}
 	in, err := p.Prepare(raw, d)
 	if err != nil {
 		p.observe(d.Source, StatusFailed, start)
-		return store.IngestResult{}, err
+		return err
 	}
-	res, err := p.Store.Ingest(ctx, in)
+	err = put(ctx, in, func(res store.IngestResult) {
+		p.observe(d.Source, res.Status, start)
+		p.logger().Debug("message ingested", "source", d.Source, "status", res.Status, "reason", in.Reason,
+			"msgid", in.Interaction.Email.MessageID, "interaction", res.InteractionID, "unmatched", res.UnmatchedID)
+		if outcome != nil {
+			outcome(res)
+		}
+	})
 	if err != nil {
 		p.observe(d.Source, StatusFailed, start)
-		return res, fmt.Errorf("store message: %w", err)
+		return fmt.Errorf("store message: %w", err)
 	}
-	p.observe(d.Source, res.Status, start)
-	p.logger().Debug("message ingested", "source", d.Source, "status", res.Status, "reason", in.Reason,
-		"msgid", in.Interaction.Email.MessageID, "interaction", res.InteractionID, "unmatched", res.UnmatchedID)
-	return res, nil
+	return nil
 }
 
 // StatusFailed is the outcome Observe hears for a message that could not be

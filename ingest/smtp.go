@@ -208,7 +208,7 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	}
 	ss.from = strings.ToLower(from)
 	ss.nullFrom = from == ""
-	ss.ctx, ss.release = ss.s.pipeline.Store.Expect(context.Background())
+	ss.ctx, ss.release = ss.s.pipeline.Store.ExpectAccept(context.Background())
 	return nil
 }
 
@@ -264,13 +264,17 @@ func (ss *session) Data(r io.Reader) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	res, err := ss.s.pipeline.Ingest(ctx, buf.Bytes(), d)
+	size, rcpts, log := buf.Len(), len(ss.rcpts), ss.log
+	err := ss.s.pipeline.Accept(ctx, buf.Bytes(), d, func(res store.IngestResult) {
+		// Once the journaled message is in the database, a few
+		// milliseconds after the 250.
+		log.Info("message received", "status", res.Status, "interaction", res.InteractionID, "unmatched", res.UnmatchedID,
+			"bytes", size, "rcpts", rcpts)
+	})
 	if err != nil {
 		ss.log.Error("message not stored; answering 451", "err", err)
 		return errTempFail
 	}
-	ss.log.Info("message received", "status", res.Status, "interaction", res.InteractionID, "unmatched", res.UnmatchedID,
-		"bytes", buf.Len(), "rcpts", len(ss.rcpts))
 	return nil
 }
 

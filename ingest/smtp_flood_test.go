@@ -156,6 +156,7 @@ func TestSMTPFlood(t *testing.T) {
 	if held.Load() != 200 {
 		t.Errorf("%d idle connections were held, want 200 (the per-address cap)", held.Load())
 	}
+	e.settle()
 	if n, err := e.s.CountInteractions(); err != nil || n != 2*100 && !soak || soak && n != 2*1000 {
 		t.Errorf("%d interactions (%v), want every legitimate message once", n, err)
 	}

@@ -77,6 +77,7 @@ func TestSMTPBareLFDoesNotEndData(t *testing.T) {
 		s.write("QUIT\r\n")
 		s.expect(221)
 	}
+	e.settle()
 	items, _, err := e.s.ListInteractions(store.Filter{}, 50, "")
 	if err != nil {
 		t.Fatal(err)
@@ -138,6 +139,7 @@ func TestSMTPTenThousandRecipients(t *testing.T) {
 	s.expect(354)
 	s.write(strings.ReplaceAll(bccMail, "\n.", "\n..") + ".\r\n")
 	s.expect(250)
+	e.settle()
 	if n, err := e.s.CountInteractions(); err != nil || n != 1 {
 		t.Fatalf("%d interactions (%v), want 1", n, err)
 	}

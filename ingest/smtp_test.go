@@ -83,6 +83,7 @@ func newSMTPEnv(t testing.TB, tweak func(*SMTPConfig), pipeTweaks ...func(*Pipel
 		if e.closed {
 			return
 		}
+		e.settle()
 		if err := st.Check(); err != nil {
 			t.Errorf("store Check: %v", err)
 		}
@@ -92,8 +93,28 @@ func newSMTPEnv(t testing.TB, tweak func(*SMTPConfig), pipeTweaks ...func(*Pipel
 }
 
 // send runs one SMTP transaction and returns the error of the first step
-// that failed (nil: 250 after DATA).
+// that failed (nil: 250 after DATA). After a 250 it waits until the store
+// has applied the journaled message, so the test can read it.
 func (e *smtpEnv) send(from string, rcpts []string, msg string) error {
+	if err := e.sendOnly(from, rcpts, msg); err != nil {
+		return err
+	}
+	e.settle()
+	return nil
+}
+
+// settle waits until every message acknowledged so far is in the database.
+func (e *smtpEnv) settle() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.s.Flush(ctx); err != nil {
+		e.t.Fatalf("flush: %v", err)
+	}
+}
+
+// sendOnly is send without waiting for the store to apply the message.
+func (e *smtpEnv) sendOnly(from string, rcpts []string, msg string) error {
 	c, err := smtp.Dial(e.addr)
 	if err != nil {
 		return err
@@ -324,6 +345,7 @@ func TestSMTPConcurrentSendersAllDurable(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	e.settle()
 	if n, _ := e.s.CountInteractions(); n != 40 {
 		t.Errorf("%d interactions, want 40", n)
 	}
@@ -414,6 +436,7 @@ func TestSMTPSteadyLargeDataIsNotCutOff(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatalf("steady large DATA = %v, want 250", err)
 	}
+	e.settle()
 	if n, _ := e.s.CountInteractions(); n != 1 {
 		t.Errorf("%d interactions, want 1", n)
 	}
@@ -445,6 +468,7 @@ func TestSMTPStartTLS(t *testing.T) {
 	if err := c.SendMail("sarah@org.org", []string{"log@org.org"}, strings.NewReader(bccMail)); err != nil {
 		t.Fatalf("send over TLS: %v", err)
 	}
+	e.settle()
 	if n, _ := e.s.CountInteractions(); n != 1 {
 		t.Errorf("%d interactions, want 1", n)
 	}
@@ -503,6 +527,7 @@ func TestSMTPShutdownFinishesInFlight(t *testing.T) {
 	if err := <-shut; err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
+	e.settle()
 	if n, _ := e.s.CountInteractions(); n != 1 {
 		t.Errorf("%d interactions, want 1", n)
 	}
@@ -562,6 +587,7 @@ func TestSMTPShutdownRefusesNewWork(t *testing.T) {
 	if err := <-shut; err != nil {
 		t.Errorf("Shutdown = %v, want nil (no session left to wait for)", err)
 	}
+	e.settle()
 	if n, _ := e.s.CountInteractions(); n != 1 {
 		t.Errorf("%d interactions, want 1", n)
 	}

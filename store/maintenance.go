@@ -48,7 +48,19 @@ func Restore(path, backup string) (aside string, err error) {
 		return "", err
 	}
 	defer unlock()
-	return replaceFile(path, tmp, "before-restore")
+	if aside, err = replaceFile(path, tmp, "before-restore"); err != nil {
+		return "", err
+	}
+	// The journal belongs to the database it was written beside: it goes
+	// aside with it, or its mail would be replayed into the backup.
+	dest := aside
+	if dest == "" {
+		dest = path + ".before-restore-" + time.Now().UTC().Format("20060102T150405Z")
+	}
+	if err = os.Rename(path+journalSuffix, dest+journalSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return aside, fmt.Errorf("move the journal aside (move or delete %s before starting touchpoint): %w", path+journalSuffix, err)
+	}
+	return aside, nil
 }
 
 // CompactResult is what Compact did.

@@ -28,6 +28,10 @@ type Options struct {
 	// NoSync skips fsync on commit. For tests and benchmarks only: a crash
 	// may lose acknowledged writes.
 	NoSync bool
+	// NoJournal makes Accept commit each message to the database before
+	// it returns instead of journaling it (see journal.go). A journal left
+	// by an earlier run is replayed at Open either way.
+	NoJournal bool
 	// MaxBatch caps how many writes share one commit; default 256.
 	MaxBatch int
 	// ReadOnly opens the file for reading (backups of a stopped daemon).
@@ -44,6 +48,7 @@ type Store struct {
 	now        func() time.Time
 	bcryptCost int
 	writes     chan *writeReq
+	journal    *journal // nil: Accept is Ingest
 	// closeMu makes Close wait for senders: update holds it for reading
 	// while it queues, Close takes it to close the channel.
 	closeMu  sync.RWMutex
@@ -54,6 +59,11 @@ type Store struct {
 	// exportWalkHook, when set (tests only), sees every interaction an
 	// export's walk hands over.
 	exportWalkHook func(*Interaction)
+	// journalApplyHook, when set (tests only), runs before the applier
+	// writes each batch of journaled mail.
+	journalApplyHook func()
+	// journalReplayed is how many journaled messages Open applied.
+	journalReplayed int
 	// lingerExpired counts batches that waited the whole maxLinger for
 	// announced writes that did not come in time.
 	lingerExpired atomic.Int64
@@ -121,6 +131,10 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s.writerWG.Add(1)
 	go s.writer(opts.MaxBatch)
+	if err := s.openJournal(path, opts); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -153,15 +167,23 @@ func (s *Store) init() error {
 	return nil
 }
 
-// Close stops the writer after the writes already queued and closes the file.
+// Close stops taking writes, applies what the journal holds, stops the
+// writer after the writes already queued and closes the files.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closeMu.Lock()
 		s.closed = true
-		close(s.writes)
+		if s.journal != nil {
+			close(s.journal.in)
+		}
 		s.closeMu.Unlock()
+		var jerr error
+		if s.journal != nil {
+			jerr = s.journal.close()
+		}
+		close(s.writes)
 		s.writerWG.Wait()
-		s.closeErr = s.db.Close()
+		s.closeErr = errors.Join(s.db.Close(), jerr)
 	})
 	return s.closeErr
 }
@@ -217,6 +239,18 @@ func (s *Store) BackupFile(path string) (int64, error) {
 	return n, nil
 }
 
+// whileOpen runs send (a hand-over to the writer or the journal) unless the
+// store is closed; Close waits for it.
+func (s *Store) whileOpen(send func()) error {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	send()
+	return nil
+}
+
 // view runs fn in a read transaction.
 func (s *Store) view(fn func(tx *bolt.Tx) error) error { return s.db.View(fn) }
 
@@ -230,13 +264,9 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	}
 	req := &writeReq{fn: fn, done: make(chan error, 1)}
 	req.exp, _ = ctx.Value(expectKey{}).(*expectation)
-	s.closeMu.RLock()
-	if s.closed {
-		s.closeMu.RUnlock()
-		return ErrClosed
+	if err := s.whileOpen(func() { s.writes <- req }); err != nil {
+		return err
 	}
-	s.writes <- req
-	s.closeMu.RUnlock()
 	req.exp.release() // the writer has most likely done so already
 	// Once queued the write will run; wait for its outcome whatever ctx says,
 	// so a caller never reports failure for data that was committed.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -28,50 +29,84 @@ type writeReq struct {
 // with Expect are still on their way, so a lone writer never waits.
 func (s *Store) writer(max int) {
 	defer s.writerWG.Done()
-	batch := make([]*writeReq, 0, max)
-	linger := time.NewTimer(0)
-	<-linger.C
-	for req := range s.writes {
-		req.exp.release()
-		batch = append(batch[:0], req)
-		lingering := false
-	fill:
-		for len(batch) < max {
-			select {
-			case r, ok := <-s.writes:
-				if !ok {
-					break fill
-				}
-				r.exp.release()
-				batch = append(batch, r)
-				continue
-			default:
-			}
-			if s.expected.Load() <= 0 {
-				break
-			}
-			if !lingering {
-				lingering = true
-				linger.Reset(maxLinger)
-			}
-			select {
-			case r, ok := <-s.writes:
-				if !ok {
-					break fill
-				}
-				r.exp.release()
-				batch = append(batch, r)
-			case <-linger.C:
-				lingering = false
-				s.lingerExpired.Add(1)
-				break fill
-			}
-		}
-		if lingering && !linger.Stop() {
-			<-linger.C
-		}
+	b := newBatcher(s.writes, max, &s.expected, &s.lingerExpired, func(r *writeReq) { r.exp.release() })
+	for batch := b.next(); batch != nil; batch = b.next() {
 		s.commit(batch)
 	}
+}
+
+// batcher gathers requests from a channel into batches: after the first
+// request it takes whatever is queued and, while announced requests
+// (pending) are still on their way, whatever arrives within maxLinger. The
+// writer and the journal both batch this way.
+type batcher[T any] struct {
+	in      <-chan T
+	max     int
+	pending *atomic.Int64 // announced and not yet queued
+	expired *atomic.Int64 // batches that waited the whole maxLinger
+	take    func(T)       // ends a request's announcement
+	linger  *time.Timer
+	batch   []T
+}
+
+func newBatcher[T any](in <-chan T, max int, pending, expired *atomic.Int64, take func(T)) *batcher[T] {
+	t := time.NewTimer(0)
+	<-t.C
+	return &batcher[T]{in: in, max: max, pending: pending, expired: expired, take: take, linger: t, batch: make([]T, 0, max)}
+}
+
+// next blocks for a batch; it returns nil once the channel is closed and
+// drained. The slice is reused by the following call.
+func (b *batcher[T]) next() []T {
+	req, ok := <-b.in
+	if !ok {
+		return nil
+	}
+	b.take(req)
+	b.batch = append(b.batch[:0], req)
+	lingering := false
+fill:
+	for len(b.batch) < b.max {
+		select {
+		case r, ok := <-b.in:
+			if !b.add(r, ok) {
+				break fill
+			}
+			continue
+		default:
+		}
+		if b.pending.Load() <= 0 {
+			break
+		}
+		if !lingering {
+			lingering = true
+			b.linger.Reset(maxLinger)
+		}
+		select {
+		case r, ok := <-b.in:
+			if !b.add(r, ok) {
+				break fill
+			}
+		case <-b.linger.C:
+			lingering = false
+			b.expired.Add(1)
+			break fill
+		}
+	}
+	if lingering && !b.linger.Stop() {
+		<-b.linger.C
+	}
+	return b.batch
+}
+
+// add takes a received request into the batch; ok false (the channel is
+// closed) ends the batch.
+func (b *batcher[T]) add(r T, ok bool) bool {
+	if ok {
+		b.take(r)
+		b.batch = append(b.batch, r)
+	}
+	return ok
 }
 
 // maxLinger bounds how long a batch waits for announced writes.
@@ -80,13 +115,13 @@ const maxLinger = time.Millisecond
 type expectKey struct{}
 
 type expectation struct {
-	s    *Store
-	once sync.Once
+	counter *atomic.Int64
+	once    sync.Once
 }
 
 func (e *expectation) release() {
 	if e != nil {
-		e.once.Do(func() { e.s.expected.Add(-1) })
+		e.once.Do(func() { e.counter.Add(-1) })
 	}
 }
 
@@ -101,8 +136,12 @@ func Expecting(ctx context.Context) bool {
 // context to the write; call release when done whatever happens (the write
 // itself releases the announcement the moment it is queued).
 func (s *Store) Expect(ctx context.Context) (context.Context, func()) {
-	e := &expectation{s: s}
-	s.expected.Add(1)
+	return expect(ctx, &s.expected)
+}
+
+func expect(ctx context.Context, counter *atomic.Int64) (context.Context, func()) {
+	e := &expectation{counter: counter}
+	counter.Add(1)
 	return context.WithValue(ctx, expectKey{}, e), e.release
 }
 

@@ -48,7 +48,7 @@ func (c *cli) serve(ctx context.Context, args []string) (retErr error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	st, err := store.Open(cfg.DBPath(), store.Options{Logger: log.With("component", "store")})
+	st, err := store.Open(cfg.DBPath(), store.Options{Logger: log.With("component", "store"), NoJournal: !cfg.SMTP.Journal})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,577 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The journal is the write-ahead log of received mail. Accept appends a
+// prepared message to it and syncs (one write and one fdatasync for every
+// message that arrived meanwhile); from then on the message is durable and
+// the transport may acknowledge it. An applier writes journaled messages to
+// the database behind, many per transaction, and commits the last applied
+// sequence number in the same transaction; Open applies whatever a crash
+// left unapplied before anything else runs.
+//
+// File format: records back to back from offset 0, each a 16-byte header
+// (payload length u32, sequence u64, CRC u32, little-endian) and the
+// payload. The CRC (Castagnoli) covers the header's first 12 bytes and the
+// payload and starts from the previous record's CRC, so the records form a
+// chain: bytes left over from an earlier pass over the file, or a torn
+// write, end it. Once every record written is applied, the next write
+// starts again at offset 0: the file stays as large as the largest backlog
+// and is overwritten in place, which syncs faster than appending.
+//
+// Replay walks the chain from offset 0, skips records at or below the
+// applied sequence number, and applies the consecutive ones above it.
+
+// journalSuffix names the journal beside the database file.
+const journalSuffix = ".journal"
+
+const (
+	journalHeader    = 16
+	journalSeed      = 0x746f7563 // the chain's first "previous CRC"
+	maxJournalRecord = 1 << 28
+	journalV1        = 1
+	// maxApplyBatch bounds how many journaled messages one apply
+	// transaction writes.
+	maxApplyBatch = 1024
+	// maxBacklog is how many journaled messages may wait for the applier
+	// (held in memory) before Accept waits too.
+	maxBacklog = 4096
+)
+
+var (
+	castagnoli        = crc32.MakeTable(crc32.Castagnoli)
+	keyJournalApplied = []byte("journal_applied")
+)
+
+type journalReq struct {
+	p       *prepared
+	rec     []byte
+	exp     *expectation
+	done    chan error
+	applied func(IngestResult)
+	seq     uint64
+}
+
+type journal struct {
+	path   string
+	noSync bool
+	f      *os.File // opened on the first write
+
+	in chan *journalReq
+	// queue holds acknowledged messages for the applier; ready wakes it.
+	queueMu  sync.Mutex
+	queue    []*journalReq
+	ready    chan struct{}
+	done     bool         // the journal loop has ended
+	expected atomic.Int64 // Accepts announced and not yet queued
+	lingered atomic.Int64
+	broken   atomic.Bool // an I/O error: Accept writes through the writer instead
+	gaveUp   atomic.Bool // closing, and the database refused a batch: left for replay
+	wg       sync.WaitGroup
+
+	// The journal loop's own state.
+	off int64
+	seq uint64 // last sequence number written
+	crc uint32 // the chain's CRC after the last record
+	buf []byte
+
+	acked   atomic.Uint64 // last sequence number acknowledged
+	applied atomic.Uint64 // last sequence number committed to the database
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced when applied moves
+}
+
+// Accept stores a received message for a transport that only needs to know
+// it is durable (SMTP): with the journal it returns once the message is
+// synced to the journal, and applied, when not nil, hears the outcome once
+// the message is in the database (not after a crash: replay has no one to
+// tell). Without the journal (Options.NoJournal, or after a journal I/O
+// error) it is Ingest. A nil error means the message is durable.
+func (s *Store) Accept(ctx context.Context, in *Incoming, applied func(IngestResult)) error {
+	j := s.journal
+	if j == nil || j.broken.Load() {
+		res, err := s.Ingest(ctx, in)
+		if err == nil && applied != nil {
+			applied(res)
+		}
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := s.prepare(in)
+	if err != nil {
+		return err
+	}
+	rec, rawAt := p.journalRecord()
+	// The caller's buffer is theirs again once Accept returns, and the
+	// applier writes later: the raw message is the record's copy.
+	p.in.Raw = rec[rawAt : rawAt+len(p.in.Raw) : rawAt+len(p.in.Raw)]
+	req := &journalReq{p: p, rec: rec, done: make(chan error, 1), applied: applied}
+	req.exp, _ = ctx.Value(expectKey{}).(*expectation)
+	if err := s.whileOpen(func() { j.in <- req }); err != nil {
+		return err
+	}
+	req.exp.release()
+	return <-req.done
+}
+
+// ExpectAccept is Expect for a message that will go through Accept: it
+// lets the journal (or, without one, the writer) hold a batch open for it.
+func (s *Store) ExpectAccept(ctx context.Context) (context.Context, func()) {
+	if s.journal == nil {
+		return s.Expect(ctx)
+	}
+	return expect(ctx, &s.journal.expected)
+}
+
+// Flush waits until every message Accept has acknowledged so far is in the
+// database.
+func (s *Store) Flush(ctx context.Context) error {
+	j := s.journal
+	if j == nil {
+		return nil
+	}
+	target := j.acked.Load()
+	for {
+		j.mu.Lock()
+		ch := j.changed
+		j.mu.Unlock()
+		if j.applied.Load() >= target {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// JournalBacklog is how many acknowledged messages wait to be applied.
+func (s *Store) JournalBacklog() uint64 {
+	j := s.journal
+	if j == nil {
+		return 0
+	}
+	return j.acked.Load() - min(j.applied.Load(), j.acked.Load())
+}
+
+// journalRecord encodes p for the journal: everything write needs, ids
+// included, so a replay writes exactly what the first attempt would have.
+// rawAt is where the raw message starts in the record.
+func (p *prepared) journalRecord() (rec []byte, rawAt int) {
+	in := p.in
+	draft := in.Interaction.encode()
+	e := encoder{b: make([]byte, 0, 64+len(in.DedupeKey)+len(in.Raw)+len(draft))}
+	e.byte(journalV1)
+	e.id(p.rawID)
+	e.id(p.itemID)
+	e.str(p.reason)
+	e.str(in.DedupeKey)
+	e.time(in.ReceivedAt)
+	e.strs(in.Unknown)
+	e.uvarint(uint64(len(in.Raw)))
+	rawAt = len(e.b)
+	e.b = append(e.b, in.Raw...)
+	e.bytes(draft)
+	return e.b, rawAt
+}
+
+func decodeJournalRecord(b []byte) (*prepared, error) {
+	d := decoder{b: b}
+	if d.byte() != journalV1 {
+		return nil, errCorrupt
+	}
+	p := &prepared{in: &Incoming{}}
+	p.rawID = d.id()
+	p.itemID = d.id()
+	p.reason = d.str()
+	p.in.Reason = p.reason
+	p.in.DedupeKey = d.str()
+	p.in.ReceivedAt = d.time()
+	p.in.Unknown = d.strs()
+	p.in.Raw = d.bytes()
+	draft := d.raw()
+	if d.err != nil {
+		return nil, d.err
+	}
+	ia, err := decodeInteraction(0, draft)
+	if err != nil {
+		return nil, err
+	}
+	if ia.Email == nil {
+		return nil, errCorrupt
+	}
+	p.in.Interaction = ia
+	return p, nil
+}
+
+// openJournal replays the journal beside the database (if any) and, unless
+// the store is read-only or the journal is off, starts the journal and
+// applier goroutines. The writer must be running.
+func (s *Store) openJournal(dbPath string, opts Options) error {
+	path := dbPath + journalSuffix
+	applied, err := s.journalApplied()
+	if err != nil {
+		return err
+	}
+	if opts.ReadOnly {
+		n, _, err := scanJournal(path, applied, func([]*prepared, uint64) error { return nil })
+		if err == nil && n > 0 {
+			s.log.Warn("the journal holds acknowledged messages not yet in the database; open it read-write (start touchpoint) to apply them",
+				"journal", path, "messages", n)
+		}
+		return err
+	}
+	n, last, err := scanJournal(path, applied, func(ps []*prepared, seq uint64) error {
+		return s.applyJournaled(ps, seq, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("replay journal %s: %w", path, err)
+	}
+	s.journalReplayed = n
+	if n > 0 {
+		s.log.Info("journal replayed", "messages", n, "applied_to", last)
+	}
+	if opts.NoJournal {
+		return nil
+	}
+	j := &journal{path: path, noSync: opts.NoSync, in: make(chan *journalReq, opts.MaxBatch),
+		ready: make(chan struct{}, 1), changed: make(chan struct{})}
+	last = max(last, applied)
+	j.seq = last
+	j.acked.Store(last)
+	j.applied.Store(last)
+	j.crc = journalSeed
+	s.journal = j
+	j.wg.Add(2)
+	go s.journalLoop(opts.MaxBatch)
+	go s.applyLoop()
+	return nil
+}
+
+func (s *Store) journalApplied() (uint64, error) {
+	var v uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bMeta); b != nil {
+			if raw := b.Get(keyJournalApplied); len(raw) == 8 {
+				v = binary.BigEndian.Uint64(raw)
+			}
+		}
+		return nil
+	})
+	return v, err
+}
+
+// scanJournal walks the chain of records in the journal at path and hands
+// those above applied, in order and in groups, to apply. It returns how
+// many it handed over and the last sequence number of the chain. A missing
+// file is an empty journal.
+func scanJournal(path string, applied uint64, apply func([]*prepared, uint64) error) (int, uint64, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, applied, nil
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	var (
+		hdr     [journalHeader]byte
+		prev    uint32 = journalSeed
+		last           = applied
+		n, size int
+		group   []*prepared
+	)
+	flush := func() error {
+		if len(group) == 0 {
+			return nil
+		}
+		err := apply(group, last)
+		n += len(group)
+		group, size = group[:0], 0
+		return err
+	}
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			break // the end of the file, or a torn header
+		}
+		length := binary.LittleEndian.Uint32(hdr[0:4])
+		seq := binary.LittleEndian.Uint64(hdr[4:12])
+		if length == 0 || length > maxJournalRecord {
+			break
+		}
+		payload := make([]byte, length)
+		if _, err := io.ReadFull(r, payload); err != nil {
+			break
+		}
+		crc := crc32.Update(crc32.Update(prev, castagnoli, hdr[:12]), castagnoli, payload)
+		if crc != binary.LittleEndian.Uint32(hdr[12:16]) {
+			break // not the next link: a torn write or an earlier pass
+		}
+		prev = crc
+		if seq <= applied {
+			continue // applied before the crash, or an earlier pass
+		}
+		if seq != last+1 {
+			break
+		}
+		last = seq
+		p, err := decodeJournalRecord(payload)
+		if err != nil {
+			return n, last, fmt.Errorf("record %d: %w", seq, err)
+		}
+		group = append(group, p)
+		size += len(payload)
+		if len(group) >= maxApplyBatch || size >= 64<<20 {
+			if err := flush(); err != nil {
+				return n, last, err
+			}
+		}
+	}
+	return n, last, flush()
+}
+
+// applyJournaled writes journaled messages and their last sequence number
+// in one transaction, and reports each outcome to results (when not nil).
+func (s *Store) applyJournaled(ps []*prepared, seq uint64, results []IngestResult) error {
+	req := &writeReq{done: make(chan error, 1), fn: func(tx *bolt.Tx) error {
+		for i, p := range ps {
+			res, err := p.write(tx)
+			if err != nil {
+				return err
+			}
+			if results != nil {
+				results[i] = res
+			}
+		}
+		return tx.Bucket(bMeta).Put(keyJournalApplied, binary.BigEndian.AppendUint64(nil, seq))
+	}}
+	s.writes <- req
+	return <-req.done
+}
+
+// journalLoop writes batches of accepted messages to the journal: one
+// write and one fdatasync per batch, then the acknowledgements, then the
+// batch goes to the applier.
+func (s *Store) journalLoop(max int) {
+	j := s.journal
+	defer j.wg.Done()
+	defer j.enqueue(nil, true)
+	b := newBatcher(j.in, max, &j.expected, &j.lingered, func(r *journalReq) { r.exp.release() })
+	for batch := b.next(); batch != nil; batch = b.next() {
+		j.waitBacklog()
+		err := j.write(batch)
+		if err != nil {
+			s.log.Error("journal write failed; received mail now goes straight to the database", "journal", j.path, "err", err)
+			j.broken.Store(true)
+			for _, r := range batch {
+				r.done <- err
+			}
+			continue
+		}
+		j.acked.Store(j.seq)
+		for _, r := range batch {
+			r.done <- nil
+		}
+		j.enqueue(batch, false)
+	}
+}
+
+// enqueue hands acknowledged messages to the applier; last says no more
+// will come.
+func (j *journal) enqueue(batch []*journalReq, last bool) {
+	j.queueMu.Lock()
+	j.queue = append(j.queue, batch...)
+	j.done = j.done || last
+	j.queueMu.Unlock()
+	select {
+	case j.ready <- struct{}{}:
+	default:
+	}
+}
+
+// take waits for messages to apply (at most maxApplyBatch); ok is false
+// once the journal loop has ended and nothing is left.
+func (j *journal) take(into []*journalReq) (recs []*journalReq, ok bool) {
+	for {
+		j.queueMu.Lock()
+		n := min(len(j.queue), maxApplyBatch)
+		recs = append(into[:0], j.queue[:n]...)
+		j.queue = j.queue[:copy(j.queue, j.queue[n:])]
+		done := j.done
+		j.queueMu.Unlock()
+		if n > 0 {
+			return recs, true
+		}
+		if done {
+			return nil, false
+		}
+		<-j.ready
+	}
+}
+
+// waitBacklog holds the journal loop while the applier is maxBacklog
+// messages behind, so memory stays bounded when the database is slow.
+func (j *journal) waitBacklog() {
+	for {
+		j.mu.Lock()
+		ch := j.changed
+		j.mu.Unlock()
+		if j.seq-j.applied.Load() < maxBacklog || j.gaveUp.Load() {
+			return
+		}
+		<-ch
+	}
+}
+
+// write appends batch to the journal and syncs it, starting again at the
+// top of the file when everything written so far is applied. On error the
+// journal's position is left as it was.
+func (j *journal) write(batch []*journalReq) error {
+	if j.broken.Load() {
+		return errors.New("journal: an earlier write failed")
+	}
+	if j.f == nil {
+		f, err := os.OpenFile(j.path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return err
+		}
+		if err := syncDir(filepath.Dir(j.path)); err != nil {
+			f.Close()
+			return err
+		}
+		j.f = f
+	}
+	off, seq, crc := j.off, j.seq, j.crc
+	if j.applied.Load() >= seq {
+		off, crc = 0, journalSeed
+	}
+	buf := j.buf[:0]
+	for _, r := range batch {
+		seq++
+		r.seq = seq
+		var hdr [journalHeader]byte
+		binary.LittleEndian.PutUint32(hdr[0:4], uint32(len(r.rec)))
+		binary.LittleEndian.PutUint64(hdr[4:12], seq)
+		crc = crc32.Update(crc32.Update(crc, castagnoli, hdr[:12]), castagnoli, r.rec)
+		binary.LittleEndian.PutUint32(hdr[12:16], crc)
+		buf = append(append(buf, hdr[:]...), r.rec...)
+	}
+	if cap(buf) <= 4<<20 {
+		j.buf = buf
+	}
+	if _, err := j.f.WriteAt(buf, off); err != nil {
+		return err
+	}
+	if !j.noSync {
+		if err := syscall.Fdatasync(int(j.f.Fd())); err != nil {
+			return err
+		}
+	}
+	j.off, j.seq, j.crc = off+int64(len(buf)), seq, crc
+	return nil
+}
+
+// applyLoop writes journaled batches to the database, joining whatever
+// queued meanwhile into one transaction. A failed transaction is retried
+// with a growing pause: the messages are durable in the journal, and
+// waiting beats dropping them. At Close a failure is left to the next
+// Open's replay.
+func (s *Store) applyLoop() {
+	j := s.journal
+	defer j.wg.Done()
+	var recs []*journalReq
+	for {
+		var ok bool
+		if recs, ok = j.take(recs); !ok {
+			return
+		}
+		if j.gaveUp.Load() {
+			continue // closing: the next Open replays these
+		}
+		if s.journalApplyHook != nil {
+			s.journalApplyHook()
+		}
+		ps := make([]*prepared, len(recs))
+		for i, r := range recs {
+			ps[i] = r.p
+		}
+		results := make([]IngestResult, len(recs))
+		seq := recs[len(recs)-1].seq
+		for pause := 50 * time.Millisecond; ; pause = min(2*pause, 5*time.Second) {
+			err := s.applyJournaled(ps, seq, results)
+			if err == nil {
+				break
+			}
+			s.log.Error("applying journaled mail failed; retrying", "err", err, "messages", len(ps), "retry_in", pause)
+			if s.isClosed() {
+				j.gaveUp.Store(true)
+				j.setApplied(j.applied.Load()) // wakes a journal loop waiting on the backlog
+				break
+			}
+			time.Sleep(pause)
+		}
+		if j.gaveUp.Load() {
+			continue
+		}
+		j.setApplied(seq)
+		for i, r := range recs {
+			if r.applied != nil {
+				r.applied(results[i])
+			}
+		}
+	}
+}
+
+func (j *journal) setApplied(seq uint64) {
+	j.applied.Store(seq)
+	j.mu.Lock()
+	close(j.changed)
+	j.changed = make(chan struct{})
+	j.mu.Unlock()
+}
+
+// closeJournal stops taking messages and waits until every journaled one is
+// applied (or left for replay).
+func (j *journal) close() error {
+	j.wg.Wait()
+	if j.f != nil {
+		return j.f.Close()
+	}
+	return nil
+}
+
+func (s *Store) isClosed() bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	return s.closed
+}
+
+// syncDir makes a new file's directory entry durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,370 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// openDurable opens a store at path with fsync on, as the daemon does.
+func openDurable(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := Open(path, Options{PasswordCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+// acceptAll accepts the messages concurrently, as SMTP sessions do, and
+// fails the test unless every one is acknowledged.
+func acceptAll(t testing.TB, s *Store, ins []*Incoming) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(ins))
+	for _, in := range ins {
+		wg.Go(func() { errs <- s.Accept(context.Background(), in, nil) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Accept: %v", err)
+		}
+	}
+}
+
+// journalStore opens a durable store at path with one contact.
+func journalStore(t testing.TB, path string) (*Store, *Contact) {
+	t.Helper()
+	s := openDurable(t, path)
+	return s, mustContact(t, s, Contact{Name: "Yossi"})
+}
+
+func flush(t testing.TB, s *Store) {
+	t.Helper()
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func journalMessages(prefix string, n int, contact ID) []*Incoming {
+	ins := make([]*Incoming, n)
+	for i := range ins {
+		ins[i] = incoming(fmt.Sprintf("mid:%s-%d@x", prefix, i), []ID{contact}, "")
+	}
+	return ins
+}
+
+// copyFile copies a file as a crash would leave it (the page cache is the
+// file: a killed process loses nothing written).
+func copyFile(t testing.TB, from, to string) {
+	t.Helper()
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// crashCopy copies the database and its journal while no write runs (the
+// applier held, or idle), as a crash at that moment would leave them.
+func crashCopy(t testing.TB, s *Store, dir string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, "crash.db")
+	copyFile(t, s.Path(), dst)
+	copyFile(t, s.Path()+journalSuffix, dst+journalSuffix)
+	return dst
+}
+
+func countLogged(t testing.TB, s *Store, contact ID) int {
+	t.Helper()
+	items, _, err := s.Timeline(contact, 1000, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, ia := range items {
+		if seen[ia.Email.MessageID] {
+			t.Errorf("%s logged twice", ia.Email.MessageID)
+		}
+		seen[ia.Email.MessageID] = true
+	}
+	return len(items)
+}
+
+func TestAcceptIsAppliedAndReplayedNever(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "t.db")
+	s, c := journalStore(t, path)
+	var mu sync.Mutex
+	outcomes := map[string]int{}
+	for _, in := range journalMessages("a", 20, c.ID) {
+		err := s.Accept(context.Background(), in, func(r IngestResult) {
+			mu.Lock()
+			outcomes[r.Status]++
+			mu.Unlock()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, s)
+	if n := countLogged(t, s, c.ID); n != 20 {
+		t.Fatalf("%d logged after Flush, want 20", n)
+	}
+	mu.Lock()
+	if outcomes[IngestLogged] != 20 {
+		t.Errorf("outcomes = %v, want 20 logged", outcomes)
+	}
+	mu.Unlock()
+	// The same messages again: duplicates, however they arrive.
+	acceptAll(t, s, journalMessages("a", 20, c.ID))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openDurable(t, path)
+	defer s.Close()
+	if s.journalReplayed != 0 {
+		t.Errorf("a clean close left %d messages to replay", s.journalReplayed)
+	}
+	if n := countLogged(t, s, c.ID); n != 20 {
+		t.Errorf("%d logged after reopening, want 20", n)
+	}
+	if err := s.Check(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestJournalReplaysAfterCrash: messages acknowledged but not yet applied
+// when the process dies are applied by the next Open, once, and a torn
+// record at the end of the journal is ignored.
+func TestJournalReplaysAfterCrash(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, c := journalStore(t, filepath.Join(dir, "t.db"))
+	defer s.Close()
+	acceptAll(t, s, journalMessages("before", 10, c.ID))
+	flush(t, s)
+	hold, held := make(chan struct{}), make(chan struct{}, 1)
+	s.journalApplyHook = func() {
+		select {
+		case held <- struct{}{}:
+		default:
+		}
+		<-hold
+	}
+	defer close(hold)
+	acceptAll(t, s, journalMessages("pending", 1, c.ID))
+	<-held // the applier has the first pending message and waits
+	acceptAll(t, s, journalMessages("after", 30, c.ID))
+	crash := crashCopy(t, s, dir)
+
+	r := openDurable(t, crash)
+	if n := countLogged(t, r, c.ID); n != 41 {
+		t.Errorf("%d logged after replay, want 41", n)
+	}
+	if r.journalReplayed != 31 {
+		t.Errorf("replayed %d messages, want the 31 unapplied", r.journalReplayed)
+	}
+	if err := r.Check(); err != nil {
+		t.Error(err)
+	}
+	r.Close()
+
+	// Opening again replays nothing: the applied position was committed.
+	r = openDurable(t, crash)
+	if r.journalReplayed != 0 || countLogged(t, r, c.ID) != 41 {
+		t.Errorf("second open replayed %d, logged %d; want 0 and 41", r.journalReplayed, countLogged(t, r, c.ID))
+	}
+	r.Close()
+
+	// A crash in the middle of a write: the last record is cut short.
+	crash2 := crashCopy(t, s, filepath.Join(dir, "torn"))
+	fi, err := os.Stat(crash2 + journalSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(crash2+journalSuffix, fi.Size()-10); err != nil {
+		t.Fatal(err)
+	}
+	r = openDurable(t, crash2)
+	defer r.Close()
+	if n := countLogged(t, r, c.ID); n != 40 || r.journalReplayed != 30 {
+		t.Errorf("torn journal: %d logged, %d replayed; want 40 and 30", n, r.journalReplayed)
+	}
+	// New mail after the replay is journaled and applied as usual.
+	acceptAll(t, r, journalMessages("later", 3, c.ID))
+	flush(t, r)
+	if n := countLogged(t, r, c.ID); n != 43 {
+		t.Errorf("%d logged after new mail, want 43", n)
+	}
+}
+
+// TestJournalWrapsAndStaleRecordsStayApplied: once everything is applied
+// the journal is written from the top again, so it stays small, and the
+// records of earlier passes left behind are never applied again.
+func TestJournalWrapsAndStaleRecordsStayApplied(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, c := journalStore(t, filepath.Join(dir, "t.db"))
+	defer s.Close()
+	// A large first pass, then many small ones over its start.
+	acceptAll(t, s, journalMessages("big", 50, c.ID))
+	size := func() int64 {
+		t.Helper()
+		if err := s.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(s.Path() + journalSuffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	first := size()
+	for i := range 20 {
+		acceptAll(t, s, journalMessages(fmt.Sprintf("small%d", i), 1, c.ID))
+		if got := size(); got != first {
+			t.Fatalf("journal grew from %d to %d bytes with everything applied: it does not start over", first, got)
+		}
+	}
+	crash := crashCopy(t, s, dir)
+	r := openDurable(t, crash)
+	defer r.Close()
+	if r.journalReplayed != 0 {
+		t.Errorf("replayed %d messages that were all applied", r.journalReplayed)
+	}
+	if n := countLogged(t, r, c.ID); n != 70 {
+		t.Errorf("%d logged, want 70", n)
+	}
+}
+
+// TestJournalFailureFallsBackToTheDatabase: when the journal cannot be
+// written, the message is refused (a temporary failure for the sender)
+// and later mail goes straight to the database.
+func TestJournalFailureFallsBackToTheDatabase(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "t.db")
+	// A directory where the journal should be: it cannot be opened for writing.
+	if err := os.Mkdir(path+journalSuffix, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, c := journalStore(t, path)
+	defer s.Close()
+	in := journalMessages("j", 1, c.ID)[0]
+	if err := s.Accept(context.Background(), in, nil); err == nil {
+		t.Fatal("Accept succeeded with a journal that cannot be written")
+	}
+	var got IngestResult
+	if err := s.Accept(context.Background(), journalMessages("j", 1, c.ID)[0], func(r IngestResult) { got = r }); err != nil {
+		t.Fatalf("Accept after a journal failure: %v", err)
+	}
+	if got.Status != IngestLogged || countLogged(t, s, c.ID) != 1 {
+		t.Errorf("outcome %+v, %d logged; want logged and 1", got, countLogged(t, s, c.ID))
+	}
+}
+
+// TestJournalCloseAppliesEverything: Close returns once every acknowledged
+// message is in the database.
+func TestJournalCloseAppliesEverything(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "t.db")
+	s, c := journalStore(t, path)
+	slow := make(chan struct{})
+	s.journalApplyHook = func() { <-slow }
+	acceptAll(t, s, journalMessages("c", 25, c.ID))
+	closed := make(chan error)
+	go func() { closed <- s.Close() }()
+	time.Sleep(20 * time.Millisecond)
+	if err := s.Accept(context.Background(), journalMessages("late", 1, c.ID)[0], nil); err != ErrClosed {
+		t.Errorf("Accept while closing = %v, want ErrClosed", err)
+	}
+	close(slow)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	r := openDurable(t, path)
+	defer r.Close()
+	if r.journalReplayed != 0 || countLogged(t, r, c.ID) != 25 {
+		t.Errorf("replayed %d, logged %d; want 0 and 25", r.journalReplayed, countLogged(t, r, c.ID))
+	}
+}
+
+// TestJournalRecordRoundTrip: a record decodes to what write needs.
+func TestJournalRecordRoundTrip(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	in := incoming("mid:rt@x", []ID{7, 9}, "", "a@b.example")
+	in.Interaction.Email.Attachments = []Attachment{{Name: "a.pdf", ContentType: "application/pdf", Size: 12}}
+	p, err := s.prepare(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, rawAt := p.journalRecord()
+	if string(rec[rawAt:rawAt+len(in.Raw)]) != string(in.Raw) {
+		t.Errorf("rawAt %d does not point at the raw message", rawAt)
+	}
+	got, err := decodeJournalRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.rawID != p.rawID || got.itemID != p.itemID || got.in.DedupeKey != in.DedupeKey ||
+		string(got.in.Raw) != string(in.Raw) || !got.in.ReceivedAt.Equal(in.ReceivedAt) ||
+		fmt.Sprint(got.in.Unknown) != fmt.Sprint(in.Unknown) ||
+		string(got.in.Interaction.encode()) != string(in.Interaction.encode()) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got.in, in)
+	}
+	if _, err := decodeJournalRecord(rec[:20]); err == nil {
+		t.Error("a cut record decoded")
+	}
+}
+
+// TestAcceptKeepsNoHoldOnTheCallersBuffer: SMTP reuses its DATA buffer once
+// Accept returns; what the applier writes later must not change with it.
+func TestAcceptKeepsNoHoldOnTheCallersBuffer(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	c := mustContact(t, s, Contact{Name: "Yossi"})
+	hold := make(chan struct{})
+	s.journalApplyHook = func() { <-hold }
+	in := journalMessages("buf", 1, c.ID)[0]
+	buf := in.Raw
+	want := string(buf)
+	if err := s.Accept(context.Background(), in, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range buf {
+		buf[i] = 'X'
+	}
+	close(hold)
+	flush(t, s)
+	items, _, err := s.Timeline(c.ID, 1, "")
+	if err != nil || len(items) != 1 {
+		t.Fatalf("timeline = %d, %v", len(items), err)
+	}
+	raw, err := s.Raw(items[0].Email.RawID)
+	if err != nil || string(raw) != want {
+		t.Errorf("stored raw = %q, %v; want %q", raw, err, want)
+	}
+}
