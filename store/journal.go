@@ -49,6 +49,8 @@ const (
 	// maxApplyBatch bounds how many journaled messages one apply
 	// transaction writes.
 	maxApplyBatch = 1024
+	// applyGap is the least time between two apply transactions.
+	applyGap = 50 * time.Millisecond
 	// maxBacklog is how many journaled messages may wait for the applier
 	// (held in memory) before Accept waits too.
 	maxBacklog = 4096
@@ -381,8 +383,11 @@ func (s *Store) journalLoop(max int) {
 		j.waitBacklog()
 		err := j.write(batch)
 		if err != nil {
-			s.log.Error("journal write failed; received mail now goes straight to the database", "journal", j.path, "err", err)
-			j.broken.Store(true)
+			if j.broken.Load() {
+				s.log.Error("journal failed; received mail now goes straight to the database", "journal", j.path, "err", err)
+			} else {
+				s.log.Error("journal write failed; the messages get a temporary failure", "journal", j.path, "err", err)
+			}
 			for _, r := range batch {
 				r.done <- err
 			}
@@ -445,18 +450,23 @@ func (j *journal) waitBacklog() {
 
 // write appends batch to the journal and syncs it, starting again at the
 // top of the file when everything written so far is applied. On error the
-// journal's position is left as it was.
+// journal's position is left as it was. A failed write (a full disk) may
+// be retried with the next batch; a file that cannot be opened or a failed
+// sync (after which the kernel's copy of the file cannot be trusted) marks
+// the journal broken, and Accept goes to the database from then on.
 func (j *journal) write(batch []*journalReq) error {
 	if j.broken.Load() {
-		return errors.New("journal: an earlier write failed")
+		return errors.New("journal: broken by an earlier failure")
 	}
 	if j.f == nil {
 		f, err := os.OpenFile(j.path, os.O_RDWR|os.O_CREATE, 0o600)
-		if err != nil {
-			return err
+		if err == nil {
+			if err = syncDir(filepath.Dir(j.path)); err != nil {
+				f.Close()
+			}
 		}
-		if err := syncDir(filepath.Dir(j.path)); err != nil {
-			f.Close()
+		if err != nil {
+			j.broken.Store(true)
 			return err
 		}
 		j.f = f
@@ -484,6 +494,7 @@ func (j *journal) write(batch []*journalReq) error {
 	}
 	if !j.noSync {
 		if err := syscall.Fdatasync(int(j.f.Fd())); err != nil {
+			j.broken.Store(true)
 			return err
 		}
 	}
@@ -500,11 +511,18 @@ func (s *Store) applyLoop() {
 	j := s.journal
 	defer j.wg.Done()
 	var recs []*journalReq
+	var last time.Time
 	for {
+		// Commits at most every applyGap: a database commit's syncs
+		// compete for the disk with the journal's, which senders wait for.
+		if wait := time.Until(last.Add(applyGap)); wait > 0 && !s.isClosed() {
+			time.Sleep(wait)
+		}
 		var ok bool
 		if recs, ok = j.take(recs); !ok {
 			return
 		}
+		last = time.Now()
 		if j.gaveUp.Load() {
 			continue // closing: the next Open replays these
 		}
@@ -533,12 +551,12 @@ func (s *Store) applyLoop() {
 		if j.gaveUp.Load() {
 			continue
 		}
-		j.setApplied(seq)
 		for i, r := range recs {
 			if r.applied != nil {
 				r.applied(results[i])
 			}
 		}
+		j.setApplied(seq) // after the outcomes: Flush returns with them told
 	}
 }
 

@@ -66,9 +66,14 @@ func (m *mailMetrics) observe(source, status string, d time.Duration) {
 }
 
 // registerDaemonGauges adds the gauges read at each scrape: open SMTP
-// sessions, the database file's size and the data directory's free space.
-func registerDaemonGauges(reg *prometheus.Registry, cfg *config.Config, disk *ingest.DiskSpace, smtpSrv *ingest.SMTPServer) {
+// sessions, the journal's backlog, the database file's size and the data
+// directory's free space.
+func registerDaemonGauges(reg *prometheus.Registry, cfg *config.Config, st *store.Store, disk *ingest.DiskSpace, smtpSrv *ingest.SMTPServer) {
 	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "touchpoint_journal_backlog",
+			Help: "Acknowledged SMTP messages in the journal not yet written to the database.",
+		}, func() float64 { return float64(st.JournalBacklog()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "touchpoint_smtp_connections",
 			Help: "SMTP sessions open now.",

@@ -128,7 +128,7 @@ func (c *cli) serve(ctx context.Context, args []string) (retErr error) {
 		smtpSrv = ingest.NewSMTPServer(sc, pipe, log.With("component", "smtp"))
 		smtpSrv.OnConn = func(ev string) { mm.conns.WithLabelValues(ev).Inc() }
 	}
-	registerDaemonGauges(reg, cfg, disk, smtpSrv)
+	registerDaemonGauges(reg, cfg, st, disk, smtpSrv)
 	smtpAddr := "off"
 	if smtpLn != nil {
 		smtpAddr = smtpLn.Addr().String()
