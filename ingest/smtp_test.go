@@ -42,7 +42,13 @@ type smtpEnv struct {
 
 func newSMTPEnv(t testing.TB, tweak func(*SMTPConfig), pipeTweaks ...func(*Pipeline)) *smtpEnv {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "t.db"), store.Options{PasswordCost: bcrypt.MinCost})
+	return newSMTPEnvWith(t, store.Options{PasswordCost: bcrypt.MinCost}, tweak, pipeTweaks...)
+}
+
+// newSMTPEnvWith is newSMTPEnv on a store opened with opts.
+func newSMTPEnvWith(t testing.TB, opts store.Options, tweak func(*SMTPConfig), pipeTweaks ...func(*Pipeline)) *smtpEnv {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "t.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
