@@ -80,8 +80,9 @@ type journal struct {
 	queueMu  sync.Mutex
 	queue    []*journalReq
 	ready    chan struct{}
-	done     bool         // the journal loop has ended
-	expected atomic.Int64 // Accepts announced and not yet queued
+	hurry    chan struct{} // cuts the applier's pause short
+	done     bool          // the journal loop has ended
+	expected atomic.Int64  // Accepts announced and not yet queued
 	lingered atomic.Int64
 	broken   atomic.Bool // an I/O error: Accept writes through the writer instead
 	gaveUp   atomic.Bool // closing, and the database refused a batch: left for replay
@@ -151,6 +152,7 @@ func (s *Store) Flush(ctx context.Context) error {
 		return nil
 	}
 	target := j.acked.Load()
+	j.wake()
 	for {
 		j.mu.Lock()
 		ch := j.changed
@@ -256,7 +258,7 @@ func (s *Store) openJournal(dbPath string, opts Options) error {
 		return nil
 	}
 	j := &journal{path: path, noSync: opts.NoSync, in: make(chan *journalReq, opts.MaxBatch),
-		ready: make(chan struct{}, 1), changed: make(chan struct{})}
+		ready: make(chan struct{}, 1), hurry: make(chan struct{}, 1), changed: make(chan struct{})}
 	last = max(last, applied)
 	j.seq = last
 	j.acked.Store(last)
@@ -516,7 +518,12 @@ func (s *Store) applyLoop() {
 		// Commits at most every applyGap: a database commit's syncs
 		// compete for the disk with the journal's, which senders wait for.
 		if wait := time.Until(last.Add(applyGap)); wait > 0 && !s.isClosed() {
-			time.Sleep(wait)
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-j.hurry: // Flush, or Close
+				t.Stop()
+			}
 		}
 		var ok bool
 		if recs, ok = j.take(recs); !ok {
@@ -560,6 +567,14 @@ func (s *Store) applyLoop() {
 	}
 }
 
+// wake cuts the applier's pause short.
+func (j *journal) wake() {
+	select {
+	case j.hurry <- struct{}{}:
+	default:
+	}
+}
+
 func (j *journal) setApplied(seq uint64) {
 	j.applied.Store(seq)
 	j.mu.Lock()
@@ -571,6 +586,7 @@ func (j *journal) setApplied(seq uint64) {
 // closeJournal stops taking messages and waits until every journaled one is
 // applied (or left for replay).
 func (j *journal) close() error {
+	j.wake()
 	j.wg.Wait()
 	if j.f != nil {
 		return j.f.Close()

@@ -385,3 +385,39 @@ func BenchmarkAccept(b *testing.B) {
 		}
 	}
 }
+
+// TestRestoreMovesTheJournalAside: a journal belongs to the database it
+// was written beside; after a restore its mail must not be replayed into
+// the backup.
+func TestRestoreMovesTheJournalAside(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "t.db")
+	s, c := journalStore(t, path)
+	backup := filepath.Join(dir, "backup.db")
+	if _, err := s.BackupFile(backup); err != nil {
+		t.Fatal(err)
+	}
+	hold := make(chan struct{})
+	s.journalApplyHook = func() { <-hold }
+	acceptAll(t, s, journalMessages("after-backup", 3, c.ID))
+	crash := crashCopy(t, s, filepath.Join(dir, "crashed"))
+	close(hold)
+	s.Close()
+
+	aside, err := Restore(crash, backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(crash + journalSuffix); !os.IsNotExist(err) {
+		t.Errorf("the journal is still beside the restored database: %v", err)
+	}
+	if _, err := os.Stat(aside + journalSuffix); err != nil {
+		t.Errorf("the journal did not go aside with the old file: %v", err)
+	}
+	r := openDurable(t, crash)
+	defer r.Close()
+	if n := countLogged(t, r, c.ID); n != 0 || r.journalReplayed != 0 {
+		t.Errorf("restored database: %d logged, %d replayed; want the backup's 0", n, r.journalReplayed)
+	}
+}

@@ -378,6 +378,22 @@ type client struct {
 	token string
 }
 
+// settle waits until the journal's backlog is empty, so SMTP mail answered
+// 250 so far is in the database (and its counters), and returns the
+// metrics it read last.
+func (d *daemon) settle(t *testing.T) map[string]float64 {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		m := scrape(t, d)
+		if m[`touchpoint_journal_backlog`] == 0 {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the journal still holds %v messages after 30 s", m[`touchpoint_journal_backlog`])
+		}
+	}
+}
+
 func (d *daemon) as(t *testing.T, token string) *client { return &client{t: t, d: d, token: token} }
 
 // response is a read HTTP answer.

@@ -47,18 +47,6 @@ func scrape(t *testing.T, d *daemon) map[string]float64 {
 	return out
 }
 
-// settled scrapes until the journal's backlog is empty: SMTP mail reaches
-// the database (and the message counters) a few milliseconds after its 250.
-func settled(t *testing.T, d *daemon) map[string]float64 {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		m := scrape(t, d)
-		if m[`touchpoint_journal_backlog`] == 0 || time.Now().After(deadline) {
-			return m
-		}
-	}
-}
-
 // wantMetric checks one series' value.
 func wantMetric(t *testing.T, m map[string]float64, series string, want float64) {
 	t.Helper()
@@ -143,7 +131,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	m = settled(t, d)
+	m = d.settle(t)
 	wantMetric(t, m, `touchpoint_journal_backlog`, 0)
 	wantMetric(t, m, `touchpoint_messages_received_total{source="smtp"}`, 3)
 	wantMetric(t, m, `touchpoint_messages_total{source="smtp",status="logged"}`, 1)

@@ -41,13 +41,15 @@ func swaks(t *testing.T, addr string, args ...string) (int, string) {
 	return 0, out.String()
 }
 
-// mustSwaks is swaks that wants the message accepted (exit 0).
-func mustSwaks(t *testing.T, addr string, args ...string) string {
+// mustSwaks is swaks that wants the message accepted (exit 0); it returns
+// once the message is in the database (the 250 comes first).
+func mustSwaks(t *testing.T, d *daemon, addr string, args ...string) string {
 	t.Helper()
 	code, out := swaks(t, addr, args...)
 	if code != 0 {
 		t.Fatalf("swaks %s: exit %d, want 0 (message accepted)\n%s", strings.Join(args, " "), code, out)
 	}
+	d.settle(t)
 	return out
 }
 
@@ -79,7 +81,7 @@ func TestSwaks(t *testing.T) {
 	const outID = "swaks-out-1@org.org"
 	const text = "We agreed: Tuesday at 8, the class on the weekly portion."
 	sendOut := func() string {
-		return mustSwaks(t, addr,
+		return mustSwaks(t, d, addr,
 			"--from", sarahEmail, "--to", systemAddress,
 			"--header", "From: "+sarahName+" <"+sarahEmail+">",
 			"--header", "To: Yossi Levi <yossi@example.net>",
@@ -151,7 +153,7 @@ func TestSwaks(t *testing.T) {
 
 	// 2. Yossi replies to Sarah with the system address in Cc.
 	const replyID = "swaks-reply-1@example.net"
-	mustSwaks(t, addr,
+	mustSwaks(t, d, addr,
 		"--from", "yossi@example.net", "--to", systemAddress,
 		"--header", "From: Yossi Levi <yossi@example.net>",
 		"--header", "To: "+sarahName+" <"+sarahEmail+">",
@@ -201,7 +203,7 @@ func TestSwaks(t *testing.T) {
 	// 3. Dana, whom nobody has entered yet, writes to Sarah twice (Cc the
 	// system address): both wait in the unmatched queue as no_contact.
 	for i, id := range []string{"dana-1@example.com", "dana-2@example.com"} {
-		mustSwaks(t, addr,
+		mustSwaks(t, d, addr,
 			"--from", "dana@example.com", "--to", systemAddress,
 			"--header", "From: Dana Katz <dana@example.com>",
 			"--header", "To: "+sarahEmail,
@@ -261,7 +263,7 @@ func TestSwaks(t *testing.T) {
 			t.Errorf("GET /unmatched after assigning = %+v, want nothing pending", q.Items)
 		}
 		// Her next message is logged at once.
-		mustSwaks(t, addr,
+		mustSwaks(t, d, addr,
 			"--from", "dana@example.com", "--to", systemAddress,
 			"--header", "From: Dana Katz <dana@example.com>",
 			"--header", "To: "+sarahEmail, "--header", "Cc: "+systemAddress,
