@@ -145,12 +145,25 @@ src() { # PORT SESSIONS COUNT FROM TO
 	timed run -- "$SMTP_SOURCE" -s "$2" -m "$3" -l "$SIZE" -c -f "$4" -t "$5" "127.0.0.1:$1"
 }
 
+# settle: wait (at most 30 s) until the journal's backlog is empty: mail
+# answered 250 reaches the database within ~50 ms.
+settle() {
+	local b
+	for _ in $(seq 300); do
+		b=$(curl -fsS "$API/metrics" | awk '$1 == "touchpoint_journal_backlog" {print $2}')
+		[ "${b:-0}" = 0 ] && return 0
+		sleep 0.1
+	done
+	note "the journal still holds $b messages after 30 s"
+}
+
 # check_logged CONTACT_ID EXPECTED LOGGED0 DUP0 UNMATCHED0: the run must have
 # logged EXPECTED interactions on the contact, with as many distinct
 # Message-IDs, and no duplicate or unmatched outcome (/metrics deltas).
 # Prints "N/EXPECTED ok" or the counts followed by BAD.
 check_logged() {
 	local c n d l u m
+	settle
 	c=$("$B" count -api "$API" -token "$TOKEN" -contact "$1")
 	n=$(kv interactions "$c"); d=$(kv distinct_message_ids "$c")
 	l=$(( $(metric logged) - $3 )); u=$(( $(metric duplicate) - $4 )); m=$(( $(metric unmatched) - $5 ))
