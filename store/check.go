@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 
@@ -24,11 +25,11 @@ const maxStrays = 10
 // in its bucket, and a bucket holding more entries than were found has
 // strays, which a second walk (for that bucket only) names.
 func (s *Store) Check() error {
-	var errs []error
-	err := s.view(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			errs = append(errs, err)
-		}
+	errs, err := s.checkPages()
+	if err != nil {
+		return err
+	}
+	err = s.view(func(tx *bolt.Tx) error {
 		words := tx.Bucket(ixWord)
 		implied := map[string]int{} // bucket → entries the records imply
 		found := map[string]int{}   // bucket → of those, how many are there
@@ -105,6 +106,27 @@ func (s *Store) Check() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// checkPages runs bbolt's page check. bbolt's freelist is shared by every
+// transaction, so a read transaction's check sees pages that a concurrent
+// commit just freed and reports them ("reachable freed"): on a store that
+// may be written (a daemon's, with the journal's applier behind it) the
+// check runs as a write, holding other writes back while it reads the
+// pages. Read-only stores have no writers.
+func (s *Store) checkPages() ([]error, error) {
+	var errs []error
+	check := func(tx *bolt.Tx) error {
+		errs = errs[:0] // a write may run again
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return nil
+	}
+	if s.readOnly {
+		return errs, s.view(check)
+	}
+	return errs, s.update(context.Background(), check)
 }
 
 // impliedEntries calls fn with every index entry the records imply, and bad

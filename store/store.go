@@ -49,6 +49,7 @@ type Store struct {
 	bcryptCost int
 	writes     chan *writeReq
 	journal    *journal // nil: Accept is Ingest
+	readOnly   bool
 	// closeMu makes Close wait for senders: update holds it for reading
 	// while it queues, Close takes it to close the channel.
 	closeMu  sync.RWMutex
@@ -122,6 +123,7 @@ func Open(path string, opts Options) (*Store, error) {
 		now:        opts.Now,
 		bcryptCost: opts.PasswordCost,
 		writes:     make(chan *writeReq, opts.MaxBatch),
+		readOnly:   opts.ReadOnly,
 	}
 	if !opts.ReadOnly {
 		if err := s.init(); err != nil {
