@@ -51,9 +51,9 @@ const (
 	maxApplyBatch = 1024
 	// applyGap is the least time between two apply transactions.
 	applyGap = 50 * time.Millisecond
-	// maxBacklog is how many journaled messages may wait for the applier
-	// (held in memory) before Accept waits too.
-	maxBacklog = 4096
+	// defaultMaxBacklog is how many journaled messages may wait for the
+	// applier (held in memory) before Accept waits too.
+	defaultMaxBacklog = 4096
 )
 
 var (
@@ -93,6 +93,8 @@ type journal struct {
 	seq uint64 // last sequence number written
 	crc uint32 // the chain's CRC after the last record
 	buf []byte
+	// maxBacklog is defaultMaxBacklog (tests lower it).
+	maxBacklog uint64
 
 	acked   atomic.Uint64 // last sequence number acknowledged
 	applied atomic.Uint64 // last sequence number committed to the database
@@ -152,8 +154,8 @@ func (s *Store) Flush(ctx context.Context) error {
 		return nil
 	}
 	target := j.acked.Load()
-	j.wake()
 	for {
+		j.wake()
 		j.mu.Lock()
 		ch := j.changed
 		j.mu.Unlock()
@@ -258,7 +260,8 @@ func (s *Store) openJournal(dbPath string, opts Options) error {
 		return nil
 	}
 	j := &journal{path: path, noSync: opts.NoSync, in: make(chan *journalReq, opts.MaxBatch),
-		ready: make(chan struct{}, 1), hurry: make(chan struct{}, 1), changed: make(chan struct{})}
+		ready: make(chan struct{}, 1), hurry: make(chan struct{}, 1), changed: make(chan struct{}),
+		maxBacklog: defaultMaxBacklog}
 	last = max(last, applied)
 	j.seq = last
 	j.acked.Store(last)
@@ -443,7 +446,7 @@ func (j *journal) waitBacklog() {
 		j.mu.Lock()
 		ch := j.changed
 		j.mu.Unlock()
-		if j.seq-j.applied.Load() < maxBacklog || j.gaveUp.Load() {
+		if j.seq-j.applied.Load() < j.maxBacklog || j.gaveUp.Load() {
 			return
 		}
 		<-ch
@@ -518,12 +521,7 @@ func (s *Store) applyLoop() {
 		// Commits at most every applyGap: a database commit's syncs
 		// compete for the disk with the journal's, which senders wait for.
 		if wait := time.Until(last.Add(applyGap)); wait > 0 && !s.isClosed() {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-j.hurry: // Flush, or Close
-				t.Stop()
-			}
+			j.pause(wait)
 		}
 		var ok bool
 		if recs, ok = j.take(recs); !ok {
@@ -533,9 +531,6 @@ func (s *Store) applyLoop() {
 		if j.gaveUp.Load() {
 			continue // closing: the next Open replays these
 		}
-		if s.journalApplyHook != nil {
-			s.journalApplyHook()
-		}
 		ps := make([]*prepared, len(recs))
 		for i, r := range recs {
 			ps[i] = r.p
@@ -543,7 +538,13 @@ func (s *Store) applyLoop() {
 		results := make([]IngestResult, len(recs))
 		seq := recs[len(recs)-1].seq
 		for pause := 50 * time.Millisecond; ; pause = min(2*pause, 5*time.Second) {
-			err := s.applyJournaled(ps, seq, results)
+			var err error
+			if s.journalApplyHook != nil {
+				err = s.journalApplyHook()
+			}
+			if err == nil {
+				err = s.applyJournaled(ps, seq, results)
+			}
 			if err == nil {
 				break
 			}
@@ -553,7 +554,7 @@ func (s *Store) applyLoop() {
 				j.setApplied(j.applied.Load()) // wakes a journal loop waiting on the backlog
 				break
 			}
-			time.Sleep(pause)
+			j.pause(pause)
 		}
 		if j.gaveUp.Load() {
 			continue
@@ -564,6 +565,16 @@ func (s *Store) applyLoop() {
 			}
 		}
 		j.setApplied(seq) // after the outcomes: Flush returns with them told
+	}
+}
+
+// pause sleeps for d unless Flush or Close cuts it short.
+func (j *journal) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-j.hurry:
 	}
 }
 
@@ -594,11 +605,10 @@ func (j *journal) close() error {
 	return nil
 }
 
-func (s *Store) isClosed() bool {
-	s.closeMu.RLock()
-	defer s.closeMu.RUnlock()
-	return s.closed
-}
+// isClosed reports whether Close has begun. It must not take closeMu: a
+// caller blocked handing a message to a full journal holds it for reading,
+// and Close waits for it to write, so a reader would queue behind Close.
+func (s *Store) isClosed() bool { return s.closing.Load() }
 
 // syncDir makes a new file's directory entry durable.
 func syncDir(dir string) error {

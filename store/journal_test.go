@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,12 +170,13 @@ func TestJournalReplaysAfterCrash(t *testing.T) {
 	acceptAll(t, s, journalMessages("before", 10, c.ID))
 	flush(t, s)
 	hold, held := make(chan struct{}), make(chan struct{}, 1)
-	s.journalApplyHook = func() {
+	s.journalApplyHook = func() error {
 		select {
 		case held <- struct{}{}:
 		default:
 		}
 		<-hold
+		return nil
 	}
 	defer close(hold)
 	acceptAll(t, s, journalMessages("pending", 1, c.ID))
@@ -293,7 +296,7 @@ func TestJournalCloseAppliesEverything(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.db")
 	s, c := journalStore(t, path)
 	slow := make(chan struct{})
-	s.journalApplyHook = func() { <-slow }
+	s.journalApplyHook = func() error { <-slow; return nil }
 	acceptAll(t, s, journalMessages("c", 25, c.ID))
 	closed := make(chan error)
 	go func() { closed <- s.Close() }()
@@ -348,7 +351,7 @@ func TestAcceptKeepsNoHoldOnTheCallersBuffer(t *testing.T) {
 	s := openTest(t)
 	c := mustContact(t, s, Contact{Name: "Yossi"})
 	hold := make(chan struct{})
-	s.journalApplyHook = func() { <-hold }
+	s.journalApplyHook = func() error { <-hold; return nil }
 	in := journalMessages("buf", 1, c.ID)[0]
 	buf := in.Raw
 	want := string(buf)
@@ -399,7 +402,7 @@ func TestRestoreMovesTheJournalAside(t *testing.T) {
 		t.Fatal(err)
 	}
 	hold := make(chan struct{})
-	s.journalApplyHook = func() { <-hold }
+	s.journalApplyHook = func() error { <-hold; return nil }
 	acceptAll(t, s, journalMessages("after-backup", 3, c.ID))
 	crash := crashCopy(t, s, filepath.Join(dir, "crashed"))
 	close(hold)
@@ -419,5 +422,47 @@ func TestRestoreMovesTheJournalAside(t *testing.T) {
 	defer r.Close()
 	if n := countLogged(t, r, c.ID); n != 0 || r.journalReplayed != 0 {
 		t.Errorf("restored database: %d logged, %d replayed; want the backup's 0", n, r.journalReplayed)
+	}
+}
+
+// TestCloseWhileTheDatabaseFails: the database refuses every apply (a
+// full disk), the backlog fills and senders wait; Close still returns,
+// and every acknowledged message is applied by the next Open.
+func TestCloseWhileTheDatabaseFails(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "t.db")
+	s, c := journalStore(t, path)
+	s.journalApplyHook = func() error { return errors.New("no space left on device") }
+	s.journal.maxBacklog = 4
+	const n = 1000 // more than the journal's queue holds: senders block handing over
+	var acked atomic.Int64
+	var wg sync.WaitGroup
+	for _, in := range journalMessages("full", n, c.ID) {
+		wg.Go(func() {
+			if s.Accept(context.Background(), in, nil) == nil {
+				acked.Add(1)
+			}
+		})
+	}
+	for deadline := time.Now().Add(10 * time.Second); s.JournalBacklog() < 4; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("backlog %d, want the 4 it may hold", s.JournalBacklog())
+		}
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Close hangs while the database fails and senders wait on a full backlog")
+	}
+	wg.Wait()
+	if acked.Load() < 4 {
+		t.Fatalf("%d acknowledged, want at least the 4 the backlog held", acked.Load())
+	}
+	r := openDurable(t, path)
+	defer r.Close()
+	if got, err := r.CountInteractions(); err != nil || int64(got) != acked.Load() || int64(r.journalReplayed) != acked.Load() {
+		t.Errorf("after reopening: %d logged, %d replayed; want the %d acknowledged", got, r.journalReplayed, acked.Load())
 	}
 }

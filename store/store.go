@@ -54,6 +54,7 @@ type Store struct {
 	// while it queues, Close takes it to close the channel.
 	closeMu  sync.RWMutex
 	closed   bool
+	closing  atomic.Bool // set as Close begins, before it waits for closeMu
 	writerWG sync.WaitGroup
 	// expected counts writes announced with Expect and not yet queued.
 	expected atomic.Int64
@@ -61,8 +62,8 @@ type Store struct {
 	// export's walk hands over.
 	exportWalkHook func(*Interaction)
 	// journalApplyHook, when set (tests only), runs before the applier
-	// writes each batch of journaled mail.
-	journalApplyHook func()
+	// writes each batch of journaled mail; an error fails that attempt.
+	journalApplyHook func() error
 	// journalReplayed is how many journaled messages Open applied.
 	journalReplayed int
 	// lingerExpired counts batches that waited the whole maxLinger for
@@ -173,6 +174,7 @@ func (s *Store) init() error {
 // writer after the writes already queued and closes the files.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.closing.Store(true)
 		s.closeMu.Lock()
 		s.closed = true
 		if s.journal != nil {
