@@ -239,14 +239,21 @@ func (s *Store) openJournal(dbPath string, opts Options) error {
 		return err
 	}
 	if opts.ReadOnly {
+		// Copies, checks and backups of a stopped daemon: say what the
+		// journal holds, never fail on it.
 		n, _, err := scanJournal(path, applied, func([]*prepared, uint64) error { return nil })
-		if err == nil && n > 0 {
+		if err != nil || n > 0 {
 			s.log.Warn("the journal holds acknowledged messages not yet in the database; open it read-write (start touchpoint) to apply them",
-				"journal", path, "messages", n)
+				"journal", path, "messages", n, "err", err)
 		}
-		return err
+		return nil
 	}
 	n, last, err := scanJournal(path, applied, func(ps []*prepared, seq uint64) error {
+		// Replayed ids were handed out before the crash: new ids must
+		// stay above them even if the clock now reads earlier.
+		for _, p := range ps {
+			s.noteID(max(p.rawID, p.itemID))
+		}
 		return s.applyJournaled(ps, seq, nil)
 	})
 	if err != nil {

@@ -466,3 +466,40 @@ func TestCloseWhileTheDatabaseFails(t *testing.T) {
 		t.Errorf("after reopening: %d logged, %d replayed; want the %d acknowledged", got, r.journalReplayed, acked.Load())
 	}
 }
+
+// TestReplayedIDsStayTaken: after a crash and a restart with the clock
+// behind, new mail gets ids above the replayed mail's; it must not
+// overwrite it.
+func TestReplayedIDsStayTaken(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, c := journalStore(t, filepath.Join(dir, "t.db"))
+	defer s.Close()
+	hold := make(chan struct{})
+	s.journalApplyHook = func() error { <-hold; return nil }
+	defer close(hold)
+	acceptAll(t, s, journalMessages("before-crash", 5, c.ID))
+	crash := crashCopy(t, s, filepath.Join(dir, "crash"))
+
+	behind := time.Now().Add(-time.Hour)
+	r, err := Open(crash, Options{PasswordCost: bcrypt.MinCost, Now: func() time.Time { return behind }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	items, _, err := r.Timeline(c.ID, 10, "")
+	if err != nil || len(items) != 5 {
+		t.Fatalf("replayed timeline = %d, %v", len(items), err)
+	}
+	if id := r.NewID(); id <= items[0].ID || id <= items[0].Email.RawID {
+		t.Errorf("new id %d is not above the replayed interaction %d / raw %d", id, items[0].ID, items[0].Email.RawID)
+	}
+	acceptAll(t, r, journalMessages("after-restart", 5, c.ID))
+	flush(t, r)
+	if n := countLogged(t, r, c.ID); n != 10 {
+		t.Errorf("%d logged, want the 5 replayed and the 5 new", n)
+	}
+	if err := r.Check(); err != nil {
+		t.Error(err)
+	}
+}

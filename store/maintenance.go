@@ -48,17 +48,22 @@ func Restore(path, backup string) (aside string, err error) {
 		return "", err
 	}
 	defer unlock()
-	if aside, err = replaceFile(path, tmp, "before-restore"); err != nil {
-		return "", err
-	}
 	// The journal belongs to the database it was written beside: it goes
-	// aside with it, or its mail would be replayed into the backup.
-	dest := aside
-	if dest == "" {
-		dest = path + ".before-restore-" + time.Now().UTC().Format("20060102T150405Z")
+	// aside first (the database's aside name plus .journal), so no crash
+	// or start in between can replay its mail into the backup.
+	stamp := time.Now().UTC().Format("20060102T150405Z")
+	journal, journalAside := path+journalSuffix, path+".before-restore-"+stamp+journalSuffix
+	moved := true
+	if err := os.Rename(journal, journalAside); errors.Is(err, os.ErrNotExist) {
+		moved = false
+	} else if err != nil {
+		return "", fmt.Errorf("move the journal aside; nothing changed: %w", err)
 	}
-	if err = os.Rename(path+journalSuffix, dest+journalSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return aside, fmt.Errorf("move the journal aside (move or delete %s before starting touchpoint): %w", path+journalSuffix, err)
+	if aside, err = replaceFile(path, tmp, "before-restore", stamp); err != nil {
+		if moved {
+			os.Rename(journalAside, journal) // the old database stays, with its journal
+		}
+		return "", err
 	}
 	return aside, nil
 }
@@ -121,7 +126,7 @@ func Compact(path string, keepOld bool) (CompactResult, error) {
 		return res, err
 	}
 	res.After = st.Size()
-	aside, err := replaceFile(path, tmp, "before-compact")
+	aside, err := replaceFile(path, tmp, "before-compact", time.Now().UTC().Format("20060102T150405Z"))
 	if err != nil {
 		return res, err
 	}
@@ -245,9 +250,9 @@ func lockFile(path string) (unlock func(), err error) {
 // replaceFile renames the file at path (if any) to path.TAG-TIMESTAMP,
 // then next to path, and syncs the directory so both renames last. It
 // returns the aside name ("" when there was no file at path).
-func replaceFile(path, next, tag string) (aside string, err error) {
+func replaceFile(path, next, tag, stamp string) (aside string, err error) {
 	if _, err := os.Stat(path); err == nil {
-		aside = path + "." + tag + "-" + time.Now().UTC().Format("20060102T150405Z")
+		aside = path + "." + tag + "-" + stamp
 		if err := os.Rename(path, aside); err != nil {
 			return "", fmt.Errorf("move the current database aside: %w", err)
 		}

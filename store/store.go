@@ -156,7 +156,7 @@ func (s *Store) init() error {
 	if err == nil {
 		err = s.db.View(func(tx *bolt.Tx) error {
 			// Ids must keep increasing across restarts even if the clock went back.
-			for _, b := range [][]byte{bContacts, bUsers, bTokens, bInteractions, bCampaigns, bAudit} {
+			for _, b := range [][]byte{bContacts, bUsers, bTokens, bInteractions, bCampaigns, bAudit, bRaw, bUnmatched} {
 				if k, _ := tx.Bucket(b).Cursor().Last(); k != nil && keyID(k) > s.lastID {
 					s.lastID = keyID(k)
 				}
@@ -209,6 +209,13 @@ func (s *Store) NewID() ID {
 	}
 	s.lastID = id
 	return id
+}
+
+// noteID makes later ids larger than id, an id handed out earlier.
+func (s *Store) noteID(id ID) {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	s.lastID = max(s.lastID, id)
 }
 
 // Backup writes a consistent copy of the database to w from one read
