@@ -14,6 +14,9 @@ var (
 	ErrBadCursor = errors.New("store: bad cursor")
 	// ErrClosed is returned by writes after Close.
 	ErrClosed = errors.New("store: closed")
+	// ErrBusy is returned by Accept when the journal has waited too long
+	// for the database (a temporary failure: the sender retries).
+	ErrBusy = errors.New("store: busy: received mail waits for the database")
 	// ErrLocked is returned by Open when another process holds the database.
 	ErrLocked = errors.New("store: database in use by another process")
 )

@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -43,7 +44,6 @@ const journalSuffix = ".journal"
 
 const (
 	journalHeader    = 16
-	journalSeed      = 0x746f7563 // the chain's first "previous CRC"
 	maxJournalRecord = 1 << 28
 	journalV1        = 1
 	// maxApplyBatch bounds how many journaled messages one apply
@@ -53,12 +53,19 @@ const (
 	applyGap = 50 * time.Millisecond
 	// defaultMaxBacklog is how many journaled messages may wait for the
 	// applier (held in memory) before Accept waits too.
-	defaultMaxBacklog = 4096
+	// maxAcceptWait bounds how long Accept waits for the journal.
+	maxAcceptWait          = 30 * time.Second
+	defaultMaxBacklog      = 4096
+	defaultMaxBacklogBytes = 64 << 20
 )
 
 var (
 	castagnoli        = crc32.MakeTable(crc32.Castagnoli)
 	keyJournalApplied = []byte("journal_applied")
+	// keyJournalSeed is the chain's first "previous CRC", random per
+	// database, so a journal replays only into the database it was
+	// written for (not into a new one created beside it).
+	keyJournalSeed = []byte("journal_seed")
 )
 
 type journalReq struct {
@@ -89,12 +96,18 @@ type journal struct {
 	wg       sync.WaitGroup
 
 	// The journal loop's own state.
-	off int64
-	seq uint64 // last sequence number written
-	crc uint32 // the chain's CRC after the last record
-	buf []byte
-	// maxBacklog is defaultMaxBacklog (tests lower it).
-	maxBacklog uint64
+	off  int64
+	seq  uint64 // last sequence number written
+	crc  uint32 // the chain's CRC after the last record
+	buf  []byte
+	seed uint32 // the chain's first "previous CRC" (keyJournalSeed)
+	// maxBacklog and maxBacklogBytes bound what waits for the applier:
+	// defaultMaxBacklog messages, defaultMaxBacklogBytes of records
+	// (tests lower them).
+	maxBacklog      uint64
+	maxBacklogBytes int64
+	acceptWait      time.Duration // maxAcceptWait
+	pendingBytes    atomic.Int64
 
 	acked   atomic.Uint64 // last sequence number acknowledged
 	applied atomic.Uint64 // last sequence number committed to the database
@@ -130,11 +143,36 @@ func (s *Store) Accept(ctx context.Context, in *Incoming, applied func(IngestRes
 	p.in.Raw = rec[rawAt : rawAt+len(p.in.Raw) : rawAt+len(p.in.Raw)]
 	req := &journalReq{p: p, rec: rec, done: make(chan error, 1), applied: applied}
 	req.exp, _ = ctx.Value(expectKey{}).(*expectation)
-	if err := s.whileOpen(func() { j.in <- req }); err != nil {
+	// Normally a millisecond; bounded, so that a sender is told to come
+	// back later (451) rather than held while the database cannot be
+	// written and the backlog is full. A message given up on may still be
+	// journaled and logged: its retry is then a duplicate.
+	wait := time.NewTimer(j.acceptWait)
+	defer wait.Stop()
+	sent := false
+	if err := s.whileOpen(func() {
+		select {
+		case j.in <- req:
+			sent = true
+		case <-wait.C:
+		case <-ctx.Done():
+		}
+	}); err != nil {
 		return err
 	}
 	req.exp.release()
-	return <-req.done
+	if sent {
+		select {
+		case err := <-req.done:
+			return err
+		case <-wait.C:
+		case <-ctx.Done():
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return ErrBusy
 }
 
 // ExpectAccept is Expect for a message that will go through Accept: it
@@ -234,21 +272,21 @@ func decodeJournalRecord(b []byte) (*prepared, error) {
 // applier goroutines. The writer must be running.
 func (s *Store) openJournal(dbPath string, opts Options) error {
 	path := dbPath + journalSuffix
-	applied, err := s.journalApplied()
+	applied, seed, err := s.journalState(!opts.ReadOnly)
 	if err != nil {
 		return err
 	}
 	if opts.ReadOnly {
 		// Copies, checks and backups of a stopped daemon: say what the
 		// journal holds, never fail on it.
-		n, _, err := scanJournal(path, applied, func([]*prepared, uint64) error { return nil })
+		n, _, err := scanJournal(path, applied, seed, func([]*prepared, uint64) error { return nil })
 		if err != nil || n > 0 {
 			s.log.Warn("the journal holds acknowledged messages not yet in the database; open it read-write (start touchpoint) to apply them",
 				"journal", path, "messages", n, "err", err)
 		}
 		return nil
 	}
-	n, last, err := scanJournal(path, applied, func(ps []*prepared, seq uint64) error {
+	n, last, err := scanJournal(path, applied, seed, func(ps []*prepared, seq uint64) error {
 		// Replayed ids were handed out before the crash: new ids must
 		// stay above them even if the clock now reads earlier.
 		for _, p := range ps {
@@ -268,12 +306,12 @@ func (s *Store) openJournal(dbPath string, opts Options) error {
 	}
 	j := &journal{path: path, noSync: opts.NoSync, in: make(chan *journalReq, opts.MaxBatch),
 		ready: make(chan struct{}, 1), hurry: make(chan struct{}, 1), changed: make(chan struct{}),
-		maxBacklog: defaultMaxBacklog}
+		maxBacklog: defaultMaxBacklog, maxBacklogBytes: defaultMaxBacklogBytes, acceptWait: maxAcceptWait}
 	last = max(last, applied)
 	j.seq = last
 	j.acked.Store(last)
 	j.applied.Store(last)
-	j.crc = journalSeed
+	j.seed, j.crc = seed, seed
 	s.journal = j
 	j.wg.Add(2)
 	go s.journalLoop(opts.MaxBatch)
@@ -281,24 +319,52 @@ func (s *Store) openJournal(dbPath string, opts Options) error {
 	return nil
 }
 
-func (s *Store) journalApplied() (uint64, error) {
-	var v uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bMeta); b != nil {
-			if raw := b.Get(keyJournalApplied); len(raw) == 8 {
-				v = binary.BigEndian.Uint64(raw)
-			}
+// journalState reads the last applied sequence number and the chain's
+// seed, creating the seed (when writable) if the database has none yet.
+func (s *Store) journalState(writable bool) (applied uint64, seed uint32, err error) {
+	read := func(tx *bolt.Tx) (bool, error) {
+		b := tx.Bucket(bMeta)
+		if b == nil {
+			return false, nil
 		}
-		return nil
+		if raw := b.Get(keyJournalApplied); len(raw) == 8 {
+			applied = binary.BigEndian.Uint64(raw)
+		}
+		raw := b.Get(keyJournalSeed)
+		if len(raw) == 4 {
+			seed = binary.BigEndian.Uint32(raw)
+			return true, nil
+		}
+		return false, nil
+	}
+	var found bool
+	err = s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		found, err = read(tx)
+		return err
 	})
-	return v, err
+	if err != nil || found || !writable {
+		return applied, seed, err
+	}
+	var r [4]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return 0, 0, err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if ok, err := read(tx); ok || err != nil {
+			return err
+		}
+		seed = binary.BigEndian.Uint32(r[:])
+		return tx.Bucket(bMeta).Put(keyJournalSeed, r[:])
+	})
+	return applied, seed, err
 }
 
 // scanJournal walks the chain of records in the journal at path and hands
 // those above applied, in order and in groups, to apply. It returns how
 // many it handed over and the last sequence number of the chain. A missing
 // file is an empty journal.
-func scanJournal(path string, applied uint64, apply func([]*prepared, uint64) error) (int, uint64, error) {
+func scanJournal(path string, applied uint64, seed uint32, apply func([]*prepared, uint64) error) (int, uint64, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, applied, nil
@@ -310,8 +376,8 @@ func scanJournal(path string, applied uint64, apply func([]*prepared, uint64) er
 	r := bufio.NewReaderSize(f, 1<<20)
 	var (
 		hdr     [journalHeader]byte
-		prev    uint32 = journalSeed
-		last           = applied
+		prev    = seed
+		last    = applied
 		n, size int
 		group   []*prepared
 	)
@@ -407,6 +473,7 @@ func (s *Store) journalLoop(max int) {
 		}
 		j.acked.Store(j.seq)
 		for _, r := range batch {
+			j.pendingBytes.Add(int64(len(r.rec)))
 			r.done <- nil
 		}
 		j.enqueue(batch, false)
@@ -433,7 +500,9 @@ func (j *journal) take(into []*journalReq) (recs []*journalReq, ok bool) {
 		j.queueMu.Lock()
 		n := min(len(j.queue), maxApplyBatch)
 		recs = append(into[:0], j.queue[:n]...)
-		j.queue = j.queue[:copy(j.queue, j.queue[n:])]
+		rest := copy(j.queue, j.queue[n:])
+		clear(j.queue[rest:]) // a backlog's records are not kept alive
+		j.queue = j.queue[:rest]
 		done := j.done
 		j.queueMu.Unlock()
 		if n > 0 {
@@ -447,13 +516,15 @@ func (j *journal) take(into []*journalReq) (recs []*journalReq, ok bool) {
 }
 
 // waitBacklog holds the journal loop while the applier is maxBacklog
-// messages behind, so memory stays bounded when the database is slow.
+// messages or maxBacklogBytes behind, so memory stays bounded when the
+// database is slow.
 func (j *journal) waitBacklog() {
 	for {
 		j.mu.Lock()
 		ch := j.changed
 		j.mu.Unlock()
-		if j.seq-j.applied.Load() < j.maxBacklog || j.gaveUp.Load() {
+		behind := j.seq - j.applied.Load()
+		if behind == 0 || behind < j.maxBacklog && j.pendingBytes.Load() < j.maxBacklogBytes || j.gaveUp.Load() {
 			return
 		}
 		<-ch
@@ -485,7 +556,7 @@ func (j *journal) write(batch []*journalReq) error {
 	}
 	off, seq, crc := j.off, j.seq, j.crc
 	if j.applied.Load() >= seq {
-		off, crc = 0, journalSeed
+		off, crc = 0, j.seed
 	}
 	buf := j.buf[:0]
 	for _, r := range batch {
@@ -566,11 +637,15 @@ func (s *Store) applyLoop() {
 		if j.gaveUp.Load() {
 			continue
 		}
+		var size int64
 		for i, r := range recs {
+			size += int64(len(r.rec))
 			if r.applied != nil {
 				r.applied(results[i])
 			}
 		}
+		j.pendingBytes.Add(-size)
+		clear(recs)       // the next batch reuses the slice; these are done
 		j.setApplied(seq) // after the outcomes: Flush returns with them told
 	}
 }

@@ -6,11 +6,13 @@ import (
 	"testing"
 )
 
+const testSeed = 0x746f7563
+
 // journalFile writes recs to a new journal at path as the journal loop
 // does (one batch) and returns the file's bytes.
 func journalFile(t testing.TB, path string, recs [][]byte) []byte {
 	t.Helper()
-	j := &journal{path: path, noSync: true, crc: journalSeed}
+	j := &journal{path: path, noSync: true, seed: testSeed, crc: testSeed}
 	batch := make([]*journalReq, len(recs))
 	for i, r := range recs {
 		batch[i] = &journalReq{rec: r}
@@ -46,7 +48,7 @@ func FuzzJournalScan(f *testing.F) {
 	s.Close()
 	vpath := filepath.Join(f.TempDir(), "j")
 	valid := journalFile(f, vpath, recs)
-	if n, last, err := scanJournal(vpath, 0, func([]*prepared, uint64) error { return nil }); n != 3 || last != 3 || err != nil {
+	if n, last, err := scanJournal(vpath, 0, testSeed, func([]*prepared, uint64) error { return nil }); n != 3 || last != 3 || err != nil {
 		f.Fatalf("a valid journal of 3 scans as %d records up to %d, %v", n, last, err)
 	}
 	f.Add(valid)
@@ -62,7 +64,7 @@ func FuzzJournalScan(f *testing.F) {
 			t.Fatal(err)
 		}
 		handed := 0
-		n, last, err := scanJournal(path, 0, func(ps []*prepared, seq uint64) error {
+		n, last, err := scanJournal(path, 0, testSeed, func(ps []*prepared, seq uint64) error {
 			handed += len(ps)
 			if seq != uint64(handed) {
 				t.Fatalf("%d records handed over up to sequence %d: not consecutive from 1", handed, seq)

@@ -100,6 +100,22 @@ func crashCopy(t testing.TB, s *Store, dir string) string {
 	return dst
 }
 
+// unappliedCrash accepts n messages while the applier is held and returns
+// a crash image of the database and its journal, and the contact.
+func unappliedCrash(t *testing.T, prefix string, n int) (string, *Contact) {
+	t.Helper()
+	dir := t.TempDir()
+	s, c := journalStore(t, filepath.Join(dir, "t.db"))
+	hold := make(chan struct{})
+	s.journalApplyHook = func() error { <-hold; return nil }
+	t.Cleanup(func() {
+		close(hold)
+		s.Close()
+	})
+	acceptAll(t, s, journalMessages(prefix, n, c.ID))
+	return crashCopy(t, s, filepath.Join(dir, "crash")), c
+}
+
 func countLogged(t testing.TB, s *Store, contact ID) int {
 	t.Helper()
 	items, _, err := s.Timeline(contact, 1000, "")
@@ -472,14 +488,7 @@ func TestCloseWhileTheDatabaseFails(t *testing.T) {
 // overwrite it.
 func TestReplayedIDsStayTaken(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	s, c := journalStore(t, filepath.Join(dir, "t.db"))
-	defer s.Close()
-	hold := make(chan struct{})
-	s.journalApplyHook = func() error { <-hold; return nil }
-	defer close(hold)
-	acceptAll(t, s, journalMessages("before-crash", 5, c.ID))
-	crash := crashCopy(t, s, filepath.Join(dir, "crash"))
+	crash, c := unappliedCrash(t, "before-crash", 5)
 
 	behind := time.Now().Add(-time.Hour)
 	r, err := Open(crash, Options{PasswordCost: bcrypt.MinCost, Now: func() time.Time { return behind }})
@@ -501,5 +510,49 @@ func TestReplayedIDsStayTaken(t *testing.T) {
 	}
 	if err := r.Check(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestJournalBoundsItsBacklogInBytes: past the byte bound a sender waits,
+// and past the wait it is told to come back later (ErrBusy); nothing it
+// was told is stored is lost.
+func TestJournalBoundsItsBacklogInBytes(t *testing.T) {
+	t.Parallel()
+	s, c := journalStore(t, filepath.Join(t.TempDir(), "t.db"))
+	defer s.Close()
+	hold := make(chan struct{})
+	s.journalApplyHook = func() error { <-hold; return nil }
+	s.journal.maxBacklogBytes = 1
+	s.journal.acceptWait = 200 * time.Millisecond
+	ins := journalMessages("bytes", 2, c.ID)
+	if err := s.Accept(context.Background(), ins[0], nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Accept(context.Background(), ins[1], nil); !errors.Is(err, ErrBusy) {
+		t.Errorf("Accept past the byte bound = %v, want ErrBusy", err)
+	}
+	close(hold)
+	// The message given up on is journaled once the first is applied,
+	// then applied in turn: a retry would be a duplicate.
+	for deadline := time.Now().Add(5 * time.Second); s.journal.pendingBytes.Load() != 0 || countLogged(t, s, c.ID) != 2; time.Sleep(5 * time.Millisecond) {
+		flush(t, s)
+		if time.Now().After(deadline) {
+			t.Fatalf("%d logged, %d bytes pending; want 2 and 0", countLogged(t, s, c.ID), s.journal.pendingBytes.Load())
+		}
+	}
+}
+
+// TestJournalReplaysOnlyIntoItsDatabase: a journal left beside a new
+// database (the old file deleted by hand) is not replayed into it.
+func TestJournalReplaysOnlyIntoItsDatabase(t *testing.T) {
+	t.Parallel()
+	crash, _ := unappliedCrash(t, "old", 3)
+	if err := os.Remove(crash); err != nil {
+		t.Fatal(err)
+	}
+	r := openDurable(t, crash)
+	defer r.Close()
+	if r.journalReplayed != 0 {
+		t.Errorf("a new database replayed %d messages of another's journal", r.journalReplayed)
 	}
 }

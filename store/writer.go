@@ -63,6 +63,7 @@ func (b *batcher[T]) next() []T {
 		return nil
 	}
 	b.take(req)
+	clear(b.batch) // the last batch's requests are done: do not keep them alive
 	b.batch = append(b.batch[:0], req)
 	lingering := false
 fill:
