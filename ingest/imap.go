@@ -951,8 +951,13 @@ func (p *IMAPPoller) fetch(ic *imapConn, b *imapBatch, jobs chan<- prepJob) erro
 				}
 				raw = make([]byte, size)
 				if _, err := io.ReadFull(it.Literal, raw); err != nil {
-					readErr = err
-					raw = nil
+					// The connection failed mid-message (the watchdog, or
+					// the server). go-imap's reader has gone on decoding
+					// since the error: reading this literal again (which
+					// msg.Next and cmd.Close do) races with it. Leave the
+					// command as it is; the caller drops the connection.
+					b.wg.Wait()
+					return serverFailure("fetching messages", err)
 				}
 			}
 		}

@@ -192,6 +192,9 @@ type memServer struct {
 	// answers instead, a few bytes at a time, drip apart.
 	stallAt string
 	drip    time.Duration
+	// cut, when set with stallAt, lets that many bytes of the answer
+	// through before the silence (a connection lost mid-message).
+	cut int
 }
 
 var (
@@ -246,7 +249,7 @@ func (m *memServer) start(addr string) {
 		ln = tls.NewListener(ln, m.tls)
 	}
 	if m.stallAt != "" {
-		ln = &stallListener{ln, []byte(m.stallAt), m.drip}
+		ln = &stallListener{ln, []byte(m.stallAt), m.drip, m.cut}
 	}
 	m.srv = imapserver.New(&m.opts)
 	go m.srv.Serve(ln)
@@ -276,6 +279,7 @@ type stallListener struct {
 	net.Listener
 	trigger []byte
 	drip    time.Duration
+	cut     int
 }
 
 func (l *stallListener) Accept() (net.Conn, error) {
@@ -283,7 +287,7 @@ func (l *stallListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &stallConn{Conn: c, trigger: l.trigger, drip: l.drip}, nil
+	return &stallConn{Conn: c, trigger: l.trigger, drip: l.drip, cut: l.cut}, nil
 }
 
 // stallConn stops answering once the client sends trigger (each command
@@ -292,7 +296,9 @@ type stallConn struct {
 	net.Conn
 	trigger []byte
 	drip    time.Duration
+	cut     int // bytes still let through once stalled (without drip)
 	stalled atomic.Bool
+	mu      sync.Mutex
 }
 
 func (c *stallConn) Read(p []byte) (int, error) {
@@ -308,7 +314,16 @@ func (c *stallConn) Write(p []byte) (int, error) {
 		return c.Conn.Write(p)
 	}
 	if c.drip == 0 {
-		return len(p), nil // heard by nobody
+		c.mu.Lock()
+		n := min(c.cut, len(p))
+		c.cut -= n
+		c.mu.Unlock()
+		if n > 0 {
+			if _, err := c.Conn.Write(p[:n]); err != nil {
+				return 0, err
+			}
+		}
+		return len(p), nil // the rest heard by nobody
 	}
 	for chunk := range slices.Chunk(p, 16) {
 		time.Sleep(c.drip)
@@ -1053,22 +1068,27 @@ func TestIMAPServerThatStopsAnsweringFailsThePoll(t *testing.T) {
 		doing   string // named in the error
 		// idling: the first poll succeeds, the silence comes with IDLE.
 		idling bool
+		cut    int // bytes of the answer let through first
 	}{
-		{"LOGIN", IMAPAfterSeen, "LOGIN", false},
-		{"SELECT", IMAPAfterSeen, "SELECT", false},
-		{"RFC822.SIZE", IMAPAfterSeen, "UID FETCH (RFC822.SIZE)", false},
-		{"BODY.PEEK", IMAPAfterSeen, "UID FETCH (BODY.PEEK[])", false},
-		{"STORE", IMAPAfterSeen, "UID STORE", false},
-		{"MOVE", IMAPAfterMove, "UID MOVE", false},
-		{"EXPUNGE", IMAPAfterDelete, "UID EXPUNGE", false},
-		{"IDLE", IMAPAfterSeen, "IDLE", true},
-		{"DONE", IMAPAfterSeen, "DONE (the end of IDLE)", true},
+		{"LOGIN", IMAPAfterSeen, "LOGIN", false, 0},
+		{"SELECT", IMAPAfterSeen, "SELECT", false, 0},
+		{"RFC822.SIZE", IMAPAfterSeen, "UID FETCH (RFC822.SIZE)", false, 0},
+		{"BODY.PEEK", IMAPAfterSeen, "UID FETCH (BODY.PEEK[])", false, 0},
+		// Silence in the middle of the message: the body's literal has
+		// begun (go-imap raced with the poller when the rest of a failed
+		// literal was read again).
+		{"BODY.PEEK", IMAPAfterSeen, "UID FETCH (BODY.PEEK[])", false, 80},
+		{"STORE", IMAPAfterSeen, "UID STORE", false, 0},
+		{"MOVE", IMAPAfterMove, "UID MOVE", false, 0},
+		{"EXPUNGE", IMAPAfterDelete, "UID EXPUNGE", false, 0},
+		{"IDLE", IMAPAfterSeen, "IDLE", true, 0},
+		{"DONE", IMAPAfterSeen, "DONE (the end of IDLE)", true, 0},
 	} {
-		t.Run(tc.stallAt, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/cut=%d", tc.stallAt, tc.cut), func(t *testing.T) {
 			t.Parallel()
 			e := newIngestEnv(t)
 			m := newMemServer(t, capsRev2)
-			m.stallAt = tc.stallAt
+			m.stallAt, m.cut = tc.stallAt, tc.cut
 			m.start("")
 			m.append("INBOX", loggedMail(1))
 			cfg := m.config("office")
