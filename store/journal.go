@@ -286,13 +286,17 @@ func (s *Store) openJournal(dbPath string, opts Options) error {
 		}
 		return nil
 	}
+	s.journalPath = path
 	n, last, err := scanJournal(path, applied, seed, func(ps []*prepared, seq uint64) error {
 		// Replayed ids were handed out before the crash: new ids must
 		// stay above them even if the clock now reads earlier.
-		for _, p := range ps {
+		recs := make([]*journalReq, len(ps))
+		for i, p := range ps {
 			s.noteID(max(p.rawID, p.itemID))
+			recs[i] = &journalReq{p: p, seq: seq - uint64(len(ps)-1-i)}
 		}
-		return s.applyJournaled(ps, seq, nil)
+		done := 0
+		return s.applyAll(recs, make([]IngestResult, len(recs)), &done)
 	})
 	if err != nil {
 		return fmt.Errorf("replay journal %s: %w", path, err)
@@ -609,24 +613,15 @@ func (s *Store) applyLoop() {
 		if j.gaveUp.Load() {
 			continue // closing: the next Open replays these
 		}
-		ps := make([]*prepared, len(recs))
-		for i, r := range recs {
-			ps[i] = r.p
-		}
 		results := make([]IngestResult, len(recs))
 		seq := recs[len(recs)-1].seq
+		done := 0
 		for pause := 50 * time.Millisecond; ; pause = min(2*pause, 5*time.Second) {
-			var err error
-			if s.journalApplyHook != nil {
-				err = s.journalApplyHook()
-			}
-			if err == nil {
-				err = s.applyJournaled(ps, seq, results)
-			}
+			err := s.applyAll(recs, results, &done)
 			if err == nil {
 				break
 			}
-			s.log.Error("applying journaled mail failed; retrying", "err", err, "messages", len(ps), "retry_in", pause)
+			s.log.Error("applying journaled mail failed; retrying", "err", err, "messages", len(recs)-done, "retry_in", pause)
 			if s.isClosed() {
 				j.gaveUp.Store(true)
 				j.setApplied(j.applied.Load()) // wakes a journal loop waiting on the backlog
@@ -648,6 +643,78 @@ func (s *Store) applyLoop() {
 		clear(recs)       // the next batch reuses the slice; these are done
 		j.setApplied(seq) // after the outcomes: Flush returns with them told
 	}
+}
+
+// applyAll writes recs[*done:] in one transaction. When that fails it
+// writes them one at a time, in order, so that one message cannot hold
+// the others up, and a message that fails alone with an internal error
+// (a bug: a panic while writing it) goes to a dead-letter file beside the
+// journal instead of blocking all mail behind it. Any other error (the
+// disk) is returned for the caller to retry; *done counts what is in.
+func (s *Store) applyAll(recs []*journalReq, results []IngestResult, done *int) error {
+	err := s.applyRecs(recs[*done:], results[*done:])
+	if err == nil {
+		*done = len(recs)
+		return nil
+	}
+	if len(recs)-*done == 1 && !isInternal(err) {
+		return err
+	}
+	for *done < len(recs) {
+		i := *done
+		err := s.applyRecs(recs[i:i+1], results[i:i+1])
+		if err != nil && isInternal(err) {
+			err = s.deadLetter(recs[i], err)
+			results[i] = IngestResult{Status: IngestFailed}
+		}
+		if err != nil {
+			return err
+		}
+		*done++
+	}
+	return nil
+}
+
+// applyRecs writes consecutive journaled messages in one transaction.
+func (s *Store) applyRecs(recs []*journalReq, results []IngestResult) error {
+	ps := make([]*prepared, len(recs))
+	for i, r := range recs {
+		ps[i] = r.p
+	}
+	if s.journalApplyHook != nil {
+		if err := s.journalApplyHook(ps); err != nil {
+			return err
+		}
+	}
+	return s.applyJournaled(ps, recs[len(recs)-1].seq, results)
+}
+
+// deadLetter keeps the raw message the database cannot take in a file of
+// its own (journal.failed-SEQ.eml, which touchpoint ingest takes back) and
+// moves the applied position past it.
+func (s *Store) deadLetter(r *journalReq, cause error) error {
+	path := fmt.Sprintf("%s.failed-%d.eml", s.journalPath, r.seq)
+	tmp, err := writeTemp(filepath.Dir(path), ".touchpoint-failed-*", func(w io.Writer) error {
+		_, err := w.Write(r.p.in.Raw)
+		return err
+	})
+	if err == nil {
+		if err = os.Rename(tmp, path); err != nil {
+			os.Remove(tmp)
+		}
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err == nil {
+		err = s.applyJournaled(nil, r.seq, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("keep a message the database refused (%v): %w", cause, err)
+	}
+	s.log.Error("a received message could not be written to the database; kept aside, please report it",
+		"file", path, "err", cause, "dedupe_key", r.p.in.DedupeKey)
+	return nil
 }
 
 // pause sleeps for d unless Flush or Close cuts it short.

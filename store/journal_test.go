@@ -107,7 +107,7 @@ func unappliedCrash(t *testing.T, prefix string, n int) (string, *Contact) {
 	dir := t.TempDir()
 	s, c := journalStore(t, filepath.Join(dir, "t.db"))
 	hold := make(chan struct{})
-	s.journalApplyHook = func() error { <-hold; return nil }
+	s.journalApplyHook = func([]*prepared) error { <-hold; return nil }
 	t.Cleanup(func() {
 		close(hold)
 		s.Close()
@@ -186,7 +186,7 @@ func TestJournalReplaysAfterCrash(t *testing.T) {
 	acceptAll(t, s, journalMessages("before", 10, c.ID))
 	flush(t, s)
 	hold, held := make(chan struct{}), make(chan struct{}, 1)
-	s.journalApplyHook = func() error {
+	s.journalApplyHook = func([]*prepared) error {
 		select {
 		case held <- struct{}{}:
 		default:
@@ -312,7 +312,7 @@ func TestJournalCloseAppliesEverything(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.db")
 	s, c := journalStore(t, path)
 	slow := make(chan struct{})
-	s.journalApplyHook = func() error { <-slow; return nil }
+	s.journalApplyHook = func([]*prepared) error { <-slow; return nil }
 	acceptAll(t, s, journalMessages("c", 25, c.ID))
 	closed := make(chan error)
 	go func() { closed <- s.Close() }()
@@ -367,7 +367,7 @@ func TestAcceptKeepsNoHoldOnTheCallersBuffer(t *testing.T) {
 	s := openTest(t)
 	c := mustContact(t, s, Contact{Name: "Yossi"})
 	hold := make(chan struct{})
-	s.journalApplyHook = func() error { <-hold; return nil }
+	s.journalApplyHook = func([]*prepared) error { <-hold; return nil }
 	in := journalMessages("buf", 1, c.ID)[0]
 	buf := in.Raw
 	want := string(buf)
@@ -418,7 +418,7 @@ func TestRestoreMovesTheJournalAside(t *testing.T) {
 		t.Fatal(err)
 	}
 	hold := make(chan struct{})
-	s.journalApplyHook = func() error { <-hold; return nil }
+	s.journalApplyHook = func([]*prepared) error { <-hold; return nil }
 	acceptAll(t, s, journalMessages("after-backup", 3, c.ID))
 	crash := crashCopy(t, s, filepath.Join(dir, "crashed"))
 	close(hold)
@@ -448,7 +448,7 @@ func TestCloseWhileTheDatabaseFails(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "t.db")
 	s, c := journalStore(t, path)
-	s.journalApplyHook = func() error { return errors.New("no space left on device") }
+	s.journalApplyHook = func([]*prepared) error { return errors.New("no space left on device") }
 	s.journal.maxBacklog = 4
 	const n = 1000 // more than the journal's queue holds: senders block handing over
 	var acked atomic.Int64
@@ -521,7 +521,7 @@ func TestJournalBoundsItsBacklogInBytes(t *testing.T) {
 	s, c := journalStore(t, filepath.Join(t.TempDir(), "t.db"))
 	defer s.Close()
 	hold := make(chan struct{})
-	s.journalApplyHook = func() error { <-hold; return nil }
+	s.journalApplyHook = func([]*prepared) error { <-hold; return nil }
 	s.journal.maxBacklogBytes = 1
 	s.journal.acceptWait = 200 * time.Millisecond
 	ins := journalMessages("bytes", 2, c.ID)
@@ -554,5 +554,63 @@ func TestJournalReplaysOnlyIntoItsDatabase(t *testing.T) {
 	defer r.Close()
 	if r.journalReplayed != 0 {
 		t.Errorf("a new database replayed %d messages of another's journal", r.journalReplayed)
+	}
+}
+
+// TestPoisonMessageIsSetAside: a message the database cannot take because
+// of a bug (a panic writing it) does not hold up the mail around it: it is
+// kept in a file of its own beside the journal and the applier moves on.
+func TestPoisonMessageIsSetAside(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "t.db")
+	s, c := journalStore(t, path)
+	const poison = "mid:poison-1@x"
+	s.journalApplyHook = func(ps []*prepared) error {
+		for _, p := range ps {
+			if p.in.DedupeKey == poison {
+				return &internalError{"a bug writing " + poison}
+			}
+		}
+		return nil
+	}
+	var mu sync.Mutex
+	outcomes := map[string]string{}
+	for _, in := range journalMessages("poison", 3, c.ID) {
+		key := in.DedupeKey
+		if err := s.Accept(context.Background(), in, func(r IngestResult) {
+			mu.Lock()
+			outcomes[key] = r.Status
+			mu.Unlock()
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, s)
+	if n := countLogged(t, s, c.ID); n != 2 {
+		t.Errorf("%d logged, want the 2 good messages", n)
+	}
+	mu.Lock()
+	if outcomes[poison] != IngestFailed || outcomes["mid:poison-0@x"] != IngestLogged || outcomes["mid:poison-2@x"] != IngestLogged {
+		t.Errorf("outcomes = %v", outcomes)
+	}
+	mu.Unlock()
+	files, _ := filepath.Glob(path + journalSuffix + ".failed-*")
+	if len(files) != 1 {
+		t.Fatalf("dead-letter files %v, want one", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := journalMessages("poison", 3, c.ID)[1].Raw; string(b) != string(want) {
+		t.Errorf("the file holds %q, want the poison message %q", b, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := openDurable(t, path)
+	defer r.Close()
+	if r.journalReplayed != 0 || countLogged(t, r, c.ID) != 2 {
+		t.Errorf("reopened: %d replayed, %d logged; want 0 and 2", r.journalReplayed, countLogged(t, r, c.ID))
 	}
 }

@@ -33,6 +33,9 @@ const (
 	IngestLogged    = "logged"
 	IngestUnmatched = "unmatched"
 	IngestDuplicate = "duplicate"
+	// IngestFailed: journaled, but the database could not take it; kept
+	// in a file beside the journal (see deadLetter).
+	IngestFailed = "failed"
 )
 
 // Unmatched is a received message that was not logged automatically. It

@@ -62,8 +62,10 @@ type Store struct {
 	// export's walk hands over.
 	exportWalkHook func(*Interaction)
 	// journalApplyHook, when set (tests only), runs before the applier
-	// writes each batch of journaled mail; an error fails that attempt.
-	journalApplyHook func() error
+	// writes each group of journaled mail; an error fails that attempt.
+	journalApplyHook func([]*prepared) error
+	// journalPath is the journal's file (beside the database).
+	journalPath string
 	// journalReplayed is how many journaled messages Open applied.
 	journalReplayed int
 	// lingerExpired counts batches that waited the whole maxLinger for

@@ -198,13 +198,23 @@ func fillAppendOnly(tx *bolt.Tx) {
 	}
 }
 
+// internalError is a panic in a store write, turned into an error.
+type internalError struct{ p any }
+
+func (e *internalError) Error() string { return fmt.Sprintf("store: internal error: %v", e.p) }
+
+func isInternal(err error) bool {
+	var ie *internalError
+	return errors.As(err, &ie)
+}
+
 // run is one bbolt update with panics turned into errors, so a bug in one
 // write cannot kill the writer and strand every caller.
 func (s *Store) run(fn func(tx *bolt.Tx) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("panic in store write", "panic", p, "stack", string(debug.Stack()))
-			err = fmt.Errorf("store: internal error: %v", p)
+			err = &internalError{p}
 		}
 	}()
 	err = s.db.Update(fn)
