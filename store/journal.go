@@ -279,7 +279,7 @@ func (s *Store) openJournal(dbPath string, opts Options) error {
 	if opts.ReadOnly {
 		// Copies, checks and backups of a stopped daemon: say what the
 		// journal holds, never fail on it.
-		n, _, err := scanJournal(path, applied, seed, func([]*prepared, uint64) error { return nil })
+		n, _, err := scanJournal(path, applied, seed, func([]*prepared, uint64) error { return nil }, nil)
 		if err != nil || n > 0 {
 			s.log.Warn("the journal holds acknowledged messages not yet in the database; open it read-write (start touchpoint) to apply them",
 				"journal", path, "messages", n, "err", err)
@@ -297,7 +297,7 @@ func (s *Store) openJournal(dbPath string, opts Options) error {
 		}
 		done := 0
 		return s.applyAll(recs, make([]IngestResult, len(recs)), &done)
-	})
+	}, s.quarantine)
 	if err != nil {
 		return fmt.Errorf("replay journal %s: %w", path, err)
 	}
@@ -365,10 +365,14 @@ func (s *Store) journalState(writable bool) (applied uint64, seed uint32, err er
 }
 
 // scanJournal walks the chain of records in the journal at path and hands
-// those above applied, in order and in groups, to apply. It returns how
-// many it handed over and the last sequence number of the chain. A missing
-// file is an empty journal.
-func scanJournal(path string, applied uint64, seed uint32, apply func([]*prepared, uint64) error) (int, uint64, error) {
+// those above applied, in order and in groups, to apply. A record that
+// passes its checksum but does not decode (written by another version, or
+// a bug) goes to quarantine when it is not nil, after the records before
+// it, and is an error otherwise. It returns how many records it handed
+// over and the last sequence number of the chain. A missing file is an
+// empty journal.
+func scanJournal(path string, applied uint64, seed uint32, apply func([]*prepared, uint64) error,
+	quarantine func(seq uint64, payload []byte, err error) error) (int, uint64, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, applied, nil
@@ -421,7 +425,19 @@ func scanJournal(path string, applied uint64, seed uint32, apply func([]*prepare
 		last = seq
 		p, err := decodeJournalRecord(payload)
 		if err != nil {
-			return n, last, fmt.Errorf("record %d: %w", seq, err)
+			err = fmt.Errorf("record %d: %w", seq, err)
+			if quarantine == nil {
+				return n, last, err
+			}
+			last = seq - 1 // the group ends before it
+			if err := flush(); err != nil {
+				return n, last, err
+			}
+			last = seq
+			if err := quarantine(seq, payload, err); err != nil {
+				return n, last, err
+			}
+			continue
 		}
 		group = append(group, p)
 		size += len(payload)
@@ -675,6 +691,39 @@ func (s *Store) applyAll(recs []*journalReq, results []IngestResult, done *int) 
 	return nil
 }
 
+// quarantine keeps a journal record that does not decode in a file of its
+// own (journal.failed-SEQ.record) and moves the applied position past it,
+// so that the daemon starts and the mail after it is applied.
+func (s *Store) quarantine(seq uint64, payload []byte, cause error) error {
+	path := fmt.Sprintf("%s.failed-%d.record", s.journalPath, seq)
+	return s.setAside(path, payload, seq, cause)
+}
+
+// setAside writes data to path (durably) and then commits seq as applied.
+func (s *Store) setAside(path string, data []byte, seq uint64, cause error) error {
+	tmp, err := writeTemp(filepath.Dir(path), ".touchpoint-failed-*", func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+	if err == nil {
+		if err = os.Rename(tmp, path); err != nil {
+			os.Remove(tmp)
+		}
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err == nil {
+		err = s.applyJournaled(nil, seq, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("set aside journaled mail the database refused (%v): %w", cause, err)
+	}
+	s.log.Error("received mail could not be written to the database; kept aside, please report it",
+		"file", path, "err", cause)
+	return nil
+}
+
 // applyRecs writes consecutive journaled messages in one transaction.
 func (s *Store) applyRecs(recs []*journalReq, results []IngestResult) error {
 	ps := make([]*prepared, len(recs))
@@ -694,27 +743,7 @@ func (s *Store) applyRecs(recs []*journalReq, results []IngestResult) error {
 // moves the applied position past it.
 func (s *Store) deadLetter(r *journalReq, cause error) error {
 	path := fmt.Sprintf("%s.failed-%d.eml", s.journalPath, r.seq)
-	tmp, err := writeTemp(filepath.Dir(path), ".touchpoint-failed-*", func(w io.Writer) error {
-		_, err := w.Write(r.p.in.Raw)
-		return err
-	})
-	if err == nil {
-		if err = os.Rename(tmp, path); err != nil {
-			os.Remove(tmp)
-		}
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err == nil {
-		err = s.applyJournaled(nil, r.seq, nil)
-	}
-	if err != nil {
-		return fmt.Errorf("keep a message the database refused (%v): %w", cause, err)
-	}
-	s.log.Error("a received message could not be written to the database; kept aside, please report it",
-		"file", path, "err", cause, "dedupe_key", r.p.in.DedupeKey)
-	return nil
+	return s.setAside(path, r.p.in.Raw, r.seq, cause)
 }
 
 // pause sleeps for d unless Flush or Close cuts it short.

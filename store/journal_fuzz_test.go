@@ -12,7 +12,20 @@ const testSeed = 0x746f7563
 // does (one batch) and returns the file's bytes.
 func journalFile(t testing.TB, path string, recs [][]byte) []byte {
 	t.Helper()
-	j := &journal{path: path, noSync: true, seed: testSeed, crc: testSeed}
+	writeJournal(t, path, testSeed, 0, recs)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// writeJournal writes recs as one batch of a journal whose chain starts
+// from seed, numbered from applied+1.
+func writeJournal(t testing.TB, path string, seed uint32, applied uint64, recs [][]byte) {
+	t.Helper()
+	j := &journal{path: path, noSync: true, seed: seed, crc: seed, seq: applied}
+	j.applied.Store(applied)
 	batch := make([]*journalReq, len(recs))
 	for i, r := range recs {
 		batch[i] = &journalReq{rec: r}
@@ -21,16 +34,12 @@ func journalFile(t testing.TB, path string, recs [][]byte) []byte {
 		t.Fatal(err)
 	}
 	j.f.Close()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // FuzzJournalScan: whatever bytes the journal holds (a torn write, a
 // flipped bit, an earlier pass, garbage), replay neither panics nor hands
-// over anything but consecutive links of the chain, each decoded.
+// over anything but consecutive links of the chain, each decoded or set
+// aside.
 func FuzzJournalScan(f *testing.F) {
 	s, err := Open(filepath.Join(f.TempDir(), "seed.db"), Options{NoSync: true})
 	if err != nil {
@@ -48,7 +57,7 @@ func FuzzJournalScan(f *testing.F) {
 	s.Close()
 	vpath := filepath.Join(f.TempDir(), "j")
 	valid := journalFile(f, vpath, recs)
-	if n, last, err := scanJournal(vpath, 0, testSeed, func([]*prepared, uint64) error { return nil }); n != 3 || last != 3 || err != nil {
+	if n, last, err := scanJournal(vpath, 0, testSeed, func([]*prepared, uint64) error { return nil }, nil); n != 3 || last != 3 || err != nil {
 		f.Fatalf("a valid journal of 3 scans as %d records up to %d, %v", n, last, err)
 	}
 	f.Add(valid)
@@ -63,11 +72,11 @@ func FuzzJournalScan(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		handed := 0
+		handed, quarantined := 0, 0
 		n, last, err := scanJournal(path, 0, testSeed, func(ps []*prepared, seq uint64) error {
 			handed += len(ps)
-			if seq != uint64(handed) {
-				t.Fatalf("%d records handed over up to sequence %d: not consecutive from 1", handed, seq)
+			if seq != uint64(handed+quarantined) {
+				t.Fatalf("%d records handed over and %d set aside up to sequence %d: not consecutive from 1", handed, quarantined, seq)
 			}
 			for _, p := range ps {
 				if p.in == nil || p.in.Interaction == nil || p.in.Interaction.Email == nil {
@@ -75,12 +84,18 @@ func FuzzJournalScan(f *testing.F) {
 				}
 			}
 			return nil
+		}, func(seq uint64, _ []byte, _ error) error {
+			quarantined++
+			if seq != uint64(handed+quarantined) {
+				t.Fatalf("record %d set aside after %d handed over and %d set aside", seq, handed, quarantined-1)
+			}
+			return nil
 		})
 		if n != handed {
 			t.Fatalf("scan says %d, handed %d", n, handed)
 		}
-		if err == nil && last != uint64(n) {
-			t.Fatalf("chain ends at %d after %d records", last, n)
+		if err == nil && last != uint64(n+quarantined) {
+			t.Fatalf("chain ends at %d after %d records and %d set aside", last, n, quarantined)
 		}
 		if len(data) > 0 && n*journalHeader > len(data) {
 			t.Fatalf("%d records from %d bytes", n, len(data))
