@@ -76,7 +76,16 @@ type Attachment struct {
 const interactionV1 = 1
 
 func (ia *Interaction) encode() []byte {
-	e := encoder{b: make([]byte, 0, 96+len(ia.Title)+len(ia.Details))}
+	e := encoder{b: make([]byte, 0, ia.encodedSizeHint())}
+	ia.encodeTo(&e)
+	return e.b
+}
+
+// encodedSizeHint is about the size of the encoded record.
+func (ia *Interaction) encodedSizeHint() int { return 96 + len(ia.Title) + len(ia.Details) }
+
+// encodeTo appends the encoded record to e.
+func (ia *Interaction) encodeTo(e *encoder) {
 	e.byte(interactionV1)
 	e.ids(ia.ContactIDs)
 	e.str(ia.Type)
@@ -111,7 +120,6 @@ func (ia *Interaction) encode() []byte {
 		}
 		e.id(m.RawID)
 	}
-	return e.b
 }
 
 func decodeInteraction(id ID, b []byte) (*Interaction, error) {

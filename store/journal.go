@@ -51,10 +51,11 @@ const (
 	maxApplyBatch = 1024
 	// applyGap is the least time between two apply transactions.
 	applyGap = 50 * time.Millisecond
-	// defaultMaxBacklog is how many journaled messages may wait for the
-	// applier (held in memory) before Accept waits too.
 	// maxAcceptWait bounds how long Accept waits for the journal.
-	maxAcceptWait          = 30 * time.Second
+	maxAcceptWait = 30 * time.Second
+	// defaultMaxBacklog and defaultMaxBacklogBytes bound the journaled
+	// messages held in memory for the applier (Accept waits beyond), and
+	// the bytes replay holds at once.
 	defaultMaxBacklog      = 4096
 	defaultMaxBacklogBytes = 64 << 20
 )
@@ -93,6 +94,7 @@ type journal struct {
 	lingered atomic.Int64
 	broken   atomic.Bool // an I/O error: Accept writes through the writer instead
 	gaveUp   atomic.Bool // closing, and the database refused a batch: left for replay
+	failing  atomic.Bool // the applier's last attempt failed (cleared by a success)
 	wg       sync.WaitGroup
 
 	// The journal loop's own state.
@@ -217,13 +219,34 @@ func (s *Store) JournalBacklog() uint64 {
 	return j.acked.Load() - min(j.applied.Load(), j.acked.Load())
 }
 
+// JournalStatus is what an operator needs to know of the journal.
+type JournalStatus struct {
+	Backlog uint64 // acknowledged messages not yet in the database
+	// Failing: the database refused the applier's last attempt (the log
+	// says why); the backlog waits and is retried.
+	Failing bool
+	// SetAside lists the files of mail the database could not take
+	// (journal.failed-*), kept beside the journal to report.
+	SetAside []string
+}
+
+// JournalStatus reports the journal's backlog and trouble.
+func (s *Store) JournalStatus() JournalStatus {
+	st := JournalStatus{Backlog: s.JournalBacklog()}
+	if s.journal != nil {
+		st.Failing = s.journal.failing.Load()
+	}
+	st.SetAside, _ = filepath.Glob(s.journalFile() + ".failed-*")
+	return st
+}
+
 // journalRecord encodes p for the journal: everything write needs, ids
 // included, so a replay writes exactly what the first attempt would have.
-// rawAt is where the raw message starts in the record.
+// rawAt is where the raw message starts in the record; the interaction
+// comes last and takes the rest.
 func (p *prepared) journalRecord() (rec []byte, rawAt int) {
 	in := p.in
-	draft := in.Interaction.encode()
-	e := encoder{b: make([]byte, 0, 64+len(in.DedupeKey)+len(in.Raw)+len(draft))}
+	e := encoder{b: make([]byte, 0, 64+len(in.DedupeKey)+len(in.Raw)+in.Interaction.encodedSizeHint())}
 	e.byte(journalV1)
 	e.id(p.rawID)
 	e.id(p.itemID)
@@ -234,7 +257,7 @@ func (p *prepared) journalRecord() (rec []byte, rawAt int) {
 	e.uvarint(uint64(len(in.Raw)))
 	rawAt = len(e.b)
 	e.b = append(e.b, in.Raw...)
-	e.bytes(draft)
+	in.Interaction.encodeTo(&e)
 	return e.b, rawAt
 }
 
@@ -251,12 +274,11 @@ func decodeJournalRecord(b []byte) (*prepared, error) {
 	p.in.DedupeKey = d.str()
 	p.in.ReceivedAt = d.time()
 	p.in.Unknown = d.strs()
-	p.in.Raw = d.bytes()
-	draft := d.raw()
+	p.in.Raw = d.raw() // b is the record's own copy (replay reads each apart)
 	if d.err != nil {
 		return nil, d.err
 	}
-	ia, err := decodeInteraction(0, draft)
+	ia, err := decodeInteraction(0, d.b)
 	if err != nil {
 		return nil, err
 	}
@@ -270,8 +292,8 @@ func decodeJournalRecord(b []byte) (*prepared, error) {
 // openJournal replays the journal beside the database (if any) and, unless
 // the store is read-only or the journal is off, starts the journal and
 // applier goroutines. The writer must be running.
-func (s *Store) openJournal(dbPath string, opts Options) error {
-	path := dbPath + journalSuffix
+func (s *Store) openJournal(opts Options) error {
+	path := s.journalFile()
 	applied, seed, err := s.journalState(!opts.ReadOnly)
 	if err != nil {
 		return err
@@ -286,7 +308,6 @@ func (s *Store) openJournal(dbPath string, opts Options) error {
 		}
 		return nil
 	}
-	s.journalPath = path
 	n, last, err := scanJournal(path, applied, seed, func(ps []*prepared, seq uint64) error {
 		// Replayed ids were handed out before the crash: new ids must
 		// stay above them even if the clock now reads earlier.
@@ -322,6 +343,9 @@ func (s *Store) openJournal(dbPath string, opts Options) error {
 	go s.applyLoop()
 	return nil
 }
+
+// journalFile is the journal's path, beside the database.
+func (s *Store) journalFile() string { return s.db.Path() + journalSuffix }
 
 // journalState reads the last applied sequence number and the chain's
 // seed, creating the seed (when writable) if the database has none yet.
@@ -441,7 +465,7 @@ func scanJournal(path string, applied uint64, seed uint32, apply func([]*prepare
 		}
 		group = append(group, p)
 		size += len(payload)
-		if len(group) >= maxApplyBatch || size >= 64<<20 {
+		if len(group) >= maxApplyBatch || size >= defaultMaxBacklogBytes {
 			if err := flush(); err != nil {
 				return n, last, err
 			}
@@ -634,6 +658,7 @@ func (s *Store) applyLoop() {
 		done := 0
 		for pause := 50 * time.Millisecond; ; pause = min(2*pause, 5*time.Second) {
 			err := s.applyAll(recs, results, &done)
+			j.failing.Store(err != nil)
 			if err == nil {
 				break
 			}
@@ -695,24 +720,16 @@ func (s *Store) applyAll(recs []*journalReq, results []IngestResult, done *int) 
 // own (journal.failed-SEQ.record) and moves the applied position past it,
 // so that the daemon starts and the mail after it is applied.
 func (s *Store) quarantine(seq uint64, payload []byte, cause error) error {
-	path := fmt.Sprintf("%s.failed-%d.record", s.journalPath, seq)
+	path := fmt.Sprintf("%s.failed-%d.record", s.journalFile(), seq)
 	return s.setAside(path, payload, seq, cause)
 }
 
 // setAside writes data to path (durably) and then commits seq as applied.
 func (s *Store) setAside(path string, data []byte, seq uint64, cause error) error {
-	tmp, err := writeTemp(filepath.Dir(path), ".touchpoint-failed-*", func(w io.Writer) error {
+	err := writeFileAtomic(path, ".touchpoint-failed-*", func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
-	if err == nil {
-		if err = os.Rename(tmp, path); err != nil {
-			os.Remove(tmp)
-		}
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
 	if err == nil {
 		err = s.applyJournaled(nil, seq, nil)
 	}
@@ -742,7 +759,7 @@ func (s *Store) applyRecs(recs []*journalReq, results []IngestResult) error {
 // its own (journal.failed-SEQ.eml, which touchpoint ingest takes back) and
 // moves the applied position past it.
 func (s *Store) deadLetter(r *journalReq, cause error) error {
-	path := fmt.Sprintf("%s.failed-%d.eml", s.journalPath, r.seq)
+	path := fmt.Sprintf("%s.failed-%d.eml", s.journalFile(), r.seq)
 	return s.setAside(path, r.p.in.Raw, r.seq, cause)
 }
 
@@ -772,8 +789,8 @@ func (j *journal) setApplied(seq uint64) {
 	j.mu.Unlock()
 }
 
-// closeJournal stops taking messages and waits until every journaled one is
-// applied (or left for replay).
+// close waits, once Close has closed j.in, until every journaled message
+// is applied (or left for replay), and closes the file.
 func (j *journal) close() error {
 	j.wake()
 	j.wg.Wait()
@@ -787,13 +804,3 @@ func (j *journal) close() error {
 // caller blocked handing a message to a full journal holds it for reading,
 // and Close waits for it to write, so a reader would queue behind Close.
 func (s *Store) isClosed() bool { return s.closing.Load() }
-
-// syncDir makes a new file's directory entry durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

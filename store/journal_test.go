@@ -101,16 +101,31 @@ func crashCopy(t testing.TB, s *Store, dir string) string {
 	return dst
 }
 
+// holdApplier makes the applier wait before each write until release is
+// called; held is signalled the first time it waits.
+func holdApplier(s *Store) (release func(), held <-chan struct{}) {
+	hold, h := make(chan struct{}), make(chan struct{}, 1)
+	s.journalApplyHook = func([]*prepared) error {
+		select {
+		case h <- struct{}{}:
+		default:
+		}
+		<-hold
+		return nil
+	}
+	var once sync.Once
+	return func() { once.Do(func() { close(hold) }) }, h
+}
+
 // unappliedCrash accepts n messages while the applier is held and returns
 // a crash image of the database and its journal, and the contact.
 func unappliedCrash(t *testing.T, prefix string, n int) (string, *Contact) {
 	t.Helper()
 	dir := t.TempDir()
 	s, c := journalStore(t, filepath.Join(dir, "t.db"))
-	hold := make(chan struct{})
-	s.journalApplyHook = func([]*prepared) error { <-hold; return nil }
+	release, _ := holdApplier(s)
 	t.Cleanup(func() {
-		close(hold)
+		release()
 		s.Close()
 	})
 	acceptAll(t, s, journalMessages(prefix, n, c.ID))
@@ -186,16 +201,8 @@ func TestJournalReplaysAfterCrash(t *testing.T) {
 	defer s.Close()
 	acceptAll(t, s, journalMessages("before", 10, c.ID))
 	flush(t, s)
-	hold, held := make(chan struct{}), make(chan struct{}, 1)
-	s.journalApplyHook = func([]*prepared) error {
-		select {
-		case held <- struct{}{}:
-		default:
-		}
-		<-hold
-		return nil
-	}
-	defer close(hold)
+	release, held := holdApplier(s)
+	defer release()
 	acceptAll(t, s, journalMessages("pending", 1, c.ID))
 	<-held // the applier has the first pending message and waits
 	acceptAll(t, s, journalMessages("after", 30, c.ID))
@@ -312,8 +319,7 @@ func TestJournalCloseAppliesEverything(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "t.db")
 	s, c := journalStore(t, path)
-	slow := make(chan struct{})
-	s.journalApplyHook = func([]*prepared) error { <-slow; return nil }
+	release, _ := holdApplier(s)
 	acceptAll(t, s, journalMessages("c", 25, c.ID))
 	closed := make(chan error)
 	go func() { closed <- s.Close() }()
@@ -321,7 +327,7 @@ func TestJournalCloseAppliesEverything(t *testing.T) {
 	if err := s.Accept(context.Background(), journalMessages("late", 1, c.ID)[0], nil); err != ErrClosed {
 		t.Errorf("Accept while closing = %v, want ErrClosed", err)
 	}
-	close(slow)
+	release()
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
@@ -367,8 +373,7 @@ func TestAcceptKeepsNoHoldOnTheCallersBuffer(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
 	c := mustContact(t, s, Contact{Name: "Yossi"})
-	hold := make(chan struct{})
-	s.journalApplyHook = func([]*prepared) error { <-hold; return nil }
+	release, _ := holdApplier(s)
 	in := journalMessages("buf", 1, c.ID)[0]
 	buf := in.Raw
 	want := string(buf)
@@ -378,7 +383,7 @@ func TestAcceptKeepsNoHoldOnTheCallersBuffer(t *testing.T) {
 	for i := range buf {
 		buf[i] = 'X'
 	}
-	close(hold)
+	release()
 	flush(t, s)
 	items, _, err := s.Timeline(c.ID, 1, "")
 	if err != nil || len(items) != 1 {
@@ -418,11 +423,10 @@ func TestRestoreMovesTheJournalAside(t *testing.T) {
 	if _, err := s.BackupFile(backup); err != nil {
 		t.Fatal(err)
 	}
-	hold := make(chan struct{})
-	s.journalApplyHook = func([]*prepared) error { <-hold; return nil }
+	release, _ := holdApplier(s)
 	acceptAll(t, s, journalMessages("after-backup", 3, c.ID))
 	crash := crashCopy(t, s, filepath.Join(dir, "crashed"))
-	close(hold)
+	release()
 	s.Close()
 
 	aside, err := Restore(crash, backup)
@@ -464,6 +468,11 @@ func TestCloseWhileTheDatabaseFails(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); s.JournalBacklog() < 4; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("backlog %d, want the 4 it may hold", s.JournalBacklog())
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); !s.JournalStatus().Failing; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the journal's status does not say the database refuses writes")
 		}
 	}
 	closed := make(chan error, 1)
@@ -521,8 +530,7 @@ func TestJournalBoundsItsBacklogInBytes(t *testing.T) {
 	t.Parallel()
 	s, c := journalStore(t, filepath.Join(t.TempDir(), "t.db"))
 	defer s.Close()
-	hold := make(chan struct{})
-	s.journalApplyHook = func([]*prepared) error { <-hold; return nil }
+	release, _ := holdApplier(s)
 	s.journal.maxBacklogBytes = 1
 	s.journal.acceptWait = 200 * time.Millisecond
 	ins := journalMessages("bytes", 2, c.ID)
@@ -532,7 +540,7 @@ func TestJournalBoundsItsBacklogInBytes(t *testing.T) {
 	if err := s.Accept(context.Background(), ins[1], nil); !errors.Is(err, ErrBusy) {
 		t.Errorf("Accept past the byte bound = %v, want ErrBusy", err)
 	}
-	close(hold)
+	release()
 	// The message given up on is journaled once the first is applied,
 	// then applied in turn: a retry would be a duplicate.
 	for deadline := time.Now().Add(5 * time.Second); s.journal.pendingBytes.Load() != 0 || countLogged(t, s, c.ID) != 2; time.Sleep(5 * time.Millisecond) {
@@ -595,7 +603,7 @@ func TestPoisonMessageIsSetAside(t *testing.T) {
 		t.Errorf("outcomes = %v", outcomes)
 	}
 	mu.Unlock()
-	files, _ := filepath.Glob(path + journalSuffix + ".failed-*")
+	files := s.JournalStatus().SetAside
 	if len(files) != 1 {
 		t.Fatalf("dead-letter files %v, want one", files)
 	}

@@ -51,7 +51,7 @@ func Restore(path, backup string) (aside string, err error) {
 	// The journal belongs to the database it was written beside: it goes
 	// aside first (the database's aside name plus .journal), so no crash
 	// or start in between can replay its mail into the backup.
-	stamp := time.Now().UTC().Format("20060102T150405Z")
+	stamp := asideStamp()
 	journal, journalAside := path+journalSuffix, path+".before-restore-"+stamp+journalSuffix
 	moved := true
 	if err := os.Rename(journal, journalAside); errors.Is(err, os.ErrNotExist) {
@@ -126,7 +126,7 @@ func Compact(path string, keepOld bool) (CompactResult, error) {
 		return res, err
 	}
 	res.After = st.Size()
-	aside, err := replaceFile(path, tmp, "before-compact", time.Now().UTC().Format("20060102T150405Z"))
+	aside, err := replaceFile(path, tmp, "before-compact", asideStamp())
 	if err != nil {
 		return res, err
 	}
@@ -226,6 +226,34 @@ func writeTemp(dir, pattern string, fill func(io.Writer) error) (string, error) 
 	return f.Name(), nil
 }
 
+// writeFileAtomic writes path with fill through a synced temporary file in
+// the same directory (named by pattern), renamed into place, the directory
+// synced: the file is there whole, or not at all.
+func writeFileAtomic(path, pattern string, fill func(io.Writer) error) error {
+	tmp, err := writeTemp(filepath.Dir(path), pattern, fill)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes the entries of dir (new files, renames) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// asideStamp is the time in the names of files moved aside.
+func asideStamp() string { return time.Now().UTC().Format("20060102T150405Z") }
+
 // lockFile takes the lock bbolt takes for a read-write Open on the file at
 // path, without opening it as a database (it may be damaged: that may be
 // why it is being restored). A missing file needs no lock.
@@ -265,9 +293,8 @@ func replaceFile(path, next, tag, stamp string) (aside string, err error) {
 		}
 		return "", fmt.Errorf("put the new database in place: %w", err)
 	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	// Both renames are done: a failed directory sync only leaves them
+	// less durable, not undone.
+	syncDir(filepath.Dir(path))
 	return aside, nil
 }

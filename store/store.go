@@ -50,11 +50,12 @@ type Store struct {
 	writes     chan *writeReq
 	journal    *journal // nil: Accept is Ingest
 	readOnly   bool
-	// closeMu makes Close wait for senders: update holds it for reading
-	// while it queues, Close takes it to close the channel.
-	closeMu  sync.RWMutex
-	closed   bool
-	closing  atomic.Bool // set as Close begins, before it waits for closeMu
+	// closeMu makes Close wait for senders: whileOpen holds it for reading
+	// while it hands a write over, Close takes it to close the channels.
+	closeMu sync.RWMutex
+	// closing is set as Close begins, before it waits for closeMu: senders
+	// check it under closeMu, the applier without (see isClosed).
+	closing  atomic.Bool
 	writerWG sync.WaitGroup
 	// expected counts writes announced with Expect and not yet queued.
 	expected atomic.Int64
@@ -64,8 +65,6 @@ type Store struct {
 	// journalApplyHook, when set (tests only), runs before the applier
 	// writes each group of journaled mail; an error fails that attempt.
 	journalApplyHook func([]*prepared) error
-	// journalPath is the journal's file (beside the database).
-	journalPath string
 	// journalReplayed is how many journaled messages Open applied.
 	journalReplayed int
 	// lingerExpired counts batches that waited the whole maxLinger for
@@ -136,7 +135,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s.writerWG.Add(1)
 	go s.writer(opts.MaxBatch)
-	if err := s.openJournal(path, opts); err != nil {
+	if err := s.openJournal(opts); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -177,8 +176,7 @@ func (s *Store) init() error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
-		s.closeMu.Lock()
-		s.closed = true
+		s.closeMu.Lock() // the senders that saw closing unset are done
 		if s.journal != nil {
 			close(s.journal.in)
 		}
@@ -232,20 +230,14 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 	return n, err
 }
 
-// BackupFile writes a consistent copy to path atomically: a temporary file in
-// the same directory, fsynced, then renamed.
+// BackupFile writes a consistent copy to path atomically (writeFileAtomic).
 func (s *Store) BackupFile(path string) (int64, error) {
 	var n int64
-	tmp, err := writeTemp(filepath.Dir(path), ".touchpoint-backup-*", func(w io.Writer) error {
+	err := writeFileAtomic(path, ".touchpoint-backup-*", func(w io.Writer) error {
 		var err error
 		n, err = s.Backup(w)
 		return err
 	})
-	if err == nil {
-		if err = os.Rename(tmp, path); err != nil {
-			os.Remove(tmp)
-		}
-	}
 	if err != nil {
 		return 0, fmt.Errorf("write backup %s: %w", path, err)
 	}
@@ -257,7 +249,7 @@ func (s *Store) BackupFile(path string) (int64, error) {
 func (s *Store) whileOpen(send func()) error {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
-	if s.closed {
+	if s.closing.Load() {
 		return ErrClosed
 	}
 	send()

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -120,6 +122,24 @@ func diskHealth(cfg *config.Config, disk *ingest.DiskSpace) web.HealthCheck {
 				free, min, ingest.MinFreeBytes(cfg.SMTP.MaxMessageBytes))
 		}
 		return ""
+	}
+}
+
+// journalHealth reports mail the database keeps refusing (waiting in the
+// journal) and mail set aside beside the journal (docs/OPERATIONS.md, "The
+// journal").
+func journalHealth(st *store.Store) web.HealthCheck {
+	return func() string {
+		js := st.JournalStatus()
+		var why []string
+		if js.Failing {
+			why = append(why, fmt.Sprintf("%d received messages wait in the journal: the database refuses writes (see the log)", js.Backlog))
+		}
+		if n := len(js.SetAside); n > 0 {
+			why = append(why, fmt.Sprintf("%d received messages could not be written to the database and were set aside in the data directory (%s...): report them (docs/OPERATIONS.md, \"The journal\")",
+				n, filepath.Base(js.SetAside[0])))
+		}
+		return strings.Join(why, "; ")
 	}
 }
 

@@ -93,7 +93,7 @@ func (c *cli) serve(ctx context.Context, args []string) (retErr error) {
 		Store: st, Logger: log.With("component", "web"), Version: version,
 		SystemAddress: cfg.SystemAddress, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, Registry: reg,
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes, Ingester: pipe, Matcher: &pipe.Matcher, Mailboxes: imapPollers,
-		HealthChecks: []web.HealthCheck{diskHealth(cfg, disk)},
+		HealthChecks: []web.HealthCheck{diskHealth(cfg, disk), journalHealth(st)},
 		Sender:       sender,
 	})
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
