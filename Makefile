@@ -39,7 +39,7 @@ lint:
 ## fuzz: each fuzz target for FUZZTIME (default 10m); test runs them briefly
 FUZZTIME ?= 10m
 FUZZMIN  ?= 10s
-FUZZ_TARGETS := ./ingest:FuzzParse ./ingest:FuzzSMTPSession ./ingest:FuzzPrepareAndStore \
+FUZZ_TARGETS := ./store:FuzzIndexWords ./ingest:FuzzParse ./ingest:FuzzSMTPSession ./ingest:FuzzPrepareAndStore \
 	./ingest:FuzzCleanText ./matcher:FuzzMatch ./store:FuzzParseQuery ./store:FuzzDecode \
 	./store:FuzzJournalScan ./web:FuzzCSVWriter
 fuzz:

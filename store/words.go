@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -158,86 +159,132 @@ var stopWordSet = func() map[string]bool {
 // indexWords returns the distinct indexed words of ia, sorted, or overflow
 // when they cannot all be indexed.
 func indexWords(ia *Interaction) (words []string, overflow bool) {
-	words = make([]string, 0, 64)
+	ws := wordSetPool.Get().(*wordSet)
+	defer wordSetPool.Put(ws)
+	ws.reset()
 	textFields(ia, func(s string) {
-		if overflow || s == "" {
-			return
-		}
-		words, overflow = appendWords(words, s)
-		if !overflow && len(words) > 4*maxWordsPer {
-			// Compact early so a long text does not pile up repeats.
-			slices.Sort(words)
-			words = slices.Compact(words)
-			overflow = len(words) > maxWordsPer
+		if !overflow && s != "" {
+			overflow = ws.addText(s)
 		}
 	})
 	if overflow {
 		return nil, true
 	}
-	slices.Sort(words)
-	words = slices.Compact(words)
-	if len(words) > maxWordsPer {
-		return nil, true
-	}
-	return words, false
+	return ws.sorted(), false
 }
 
-// appendWords appends the indexable words of s; overflow reports a word
-// longer than maxWordLen. ASCII text, the usual case, is split without
-// lowercasing the whole string first.
-func appendWords(words []string, s string) ([]string, bool) {
-	add := func(w string) bool {
-		switch {
-		case len(w) < minWordLen, stopWordSet[w], twoDigits(w):
-		case len(w) > maxWordLen:
-			return false
-		default:
-			words = append(words, w)
-		}
-		return true
-	}
-	ascii := true
+// wordSet gathers the distinct indexable words of a text. Most of a
+// mail's words are repeats, so each word is looked up in a small
+// open-addressing table over one byte arena as it is split off: a repeat
+// costs a hash and a compare, no allocation, no map look-up and no place
+// in the final sort. Only a word seen for the first time is checked
+// against the stop words.
+type wordSet struct {
+	slots   [wordSlots]int32  // 1 + index into ents; 0 is empty
+	hashes  [wordSlots]uint32 // the hash of the word in the slot
+	ents    []wordEnt
+	arena   []byte // the words, lowercased, back to back
+	scratch []byte
+	indexed int // entries that are not skipped
+}
+
+type wordEnt struct {
+	off, len int32
+	skip     bool // a stop word or two digits: seen, not indexed
+}
+
+// wordSlots holds every entry a text can make before it overflows (at
+// most maxWordsPer indexed words, the stop words and the 100 two-digit
+// numbers) at under half load.
+const wordSlots = 1024
+
+var wordSetPool = sync.Pool{New: func() any { return new(wordSet) }}
+
+func (ws *wordSet) reset() {
+	clear(ws.slots[:])
+	ws.ents, ws.arena, ws.indexed = ws.ents[:0], ws.arena[:0], 0
+}
+
+// addText adds the words of s; overflow reports a word longer than
+// maxWordLen or more than maxWordsPer distinct indexed words. ASCII text,
+// the usual case, is split and lowercased in one pass.
+func (ws *wordSet) addText(s string) (overflow bool) {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
-	if !ascii {
-		for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !isWordRune(r) }) {
-			if !add(w) {
-				return words, true
+			for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !isWordRune(r) }) {
+				ws.scratch = append(ws.scratch[:0], w...)
+				if ws.add(ws.scratch) {
+					return true
+				}
 			}
+			return false
 		}
-		return words, false
 	}
-	start, upper := -1, false
+	w := ws.scratch[:0]
 	for i := 0; i <= len(s); i++ {
 		var c byte
 		if i < len(s) {
 			c = s[i]
 		}
-		isUpper := 'A' <= c && c <= 'Z'
-		if isUpper || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' {
-			if start < 0 {
-				start, upper = i, false
-			}
-			upper = upper || isUpper
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			w = append(w, c)
+			continue
+		case 'A' <= c && c <= 'Z':
+			w = append(w, c+'a'-'A')
 			continue
 		}
-		if start < 0 {
-			continue
+		if len(w) > 0 && ws.add(w) {
+			return true
 		}
-		w := s[start:i]
-		if upper && len(w) >= minWordLen {
-			w = strings.ToLower(w)
-		}
-		if !add(w) {
-			return words, true
-		}
-		start = -1
+		w = w[:0]
 	}
-	return words, false
+	ws.scratch = w
+	return false
+}
+
+// add adds one lowercased word (w is not kept); overflow as in addText.
+func (ws *wordSet) add(w []byte) (overflow bool) {
+	if len(w) < minWordLen {
+		return false
+	}
+	if len(w) > maxWordLen {
+		return true
+	}
+	h := uint32(2166136261) // FNV-1a
+	for _, c := range w {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	i := h & (wordSlots - 1)
+	for ; ws.slots[i] != 0; i = (i + 1) & (wordSlots - 1) {
+		if ws.hashes[i] == h {
+			e := ws.ents[ws.slots[i]-1]
+			if bytes.Equal(ws.arena[e.off:e.off+e.len], w) {
+				return false
+			}
+		}
+	}
+	skip := stopWordSet[string(w)] || twoDigits(string(w))
+	ws.ents = append(ws.ents, wordEnt{off: int32(len(ws.arena)), len: int32(len(w)), skip: skip})
+	ws.arena = append(ws.arena, w...)
+	ws.slots[i], ws.hashes[i] = int32(len(ws.ents)), h
+	if !skip {
+		ws.indexed++
+	}
+	return ws.indexed > maxWordsPer
+}
+
+// sorted returns the indexed words in order, sharing one allocation.
+func (ws *wordSet) sorted() []string {
+	all := string(ws.arena)
+	words := make([]string, 0, ws.indexed)
+	for _, e := range ws.ents {
+		if !e.skip {
+			words = append(words, all[e.off:e.off+e.len])
+		}
+	}
+	slices.Sort(words)
+	return words
 }
 
 // wordOf returns the word of an ix_word key.

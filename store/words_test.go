@@ -453,3 +453,107 @@ func downgrade(tx *bolt.Tx) error {
 	}
 	return tx.Bucket(bMeta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, 2))
 }
+
+// BenchmarkIndexWords tokenises a typical logged mail (a 2 KB body of
+// everyday English with times and numbers, addresses, an attachment): the
+// CPU every interaction's word index costs.
+func BenchmarkIndexWords(b *testing.B) {
+	ia := benchWordsInteraction()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, overflow := indexWords(ia); overflow {
+			b.Fatal("overflow")
+		}
+	}
+}
+
+func benchWordsInteraction() *Interaction {
+	vocab := strings.Fields(`we spoke about the class on Thursday and the visit next week; Yossi asked
+		whether his brother could join, and I said of course. The etrog order is confirmed for
+		Sunday at 10:30, pick-up from the shul office. Invoice #4471 was paid by card. Please
+		bring the Tefillin for Dovid, and remind Rivka about the Shabbat meal at 19:15. Call me
+		back on 054-7712345 if the time changes. Thanks again for the donation of 180 dollars`)
+	r := rand.New(rand.NewPCG(1, 2))
+	var body strings.Builder
+	for body.Len() < 2000 {
+		body.WriteString(vocab[r.IntN(len(vocab))])
+		if r.IntN(12) == 0 {
+			body.WriteString(".\r\n")
+		} else {
+			body.WriteByte(' ')
+		}
+	}
+	return &Interaction{Title: "Re: Follow-up about the visit on Thursday", Details: body.String(),
+		Email: &Email{From: "yossi.levi@example.com", To: []string{"sarah@org.org"}, Cc: []string{"dana@example.net"},
+			Attachments: []Attachment{{Name: "invoice-4471.pdf"}}}}
+}
+
+// referenceWords is indexWords written the plain way (split the
+// lowercased text, filter, sort, compact): the specification the fast
+// tokenizer is held to.
+func referenceWords(ia *Interaction) ([]string, bool) {
+	var words []string
+	overflow := false
+	textFields(ia, func(s string) {
+		for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !isWordRune(r) }) {
+			switch {
+			case len(w) < minWordLen, stopWordSet[w], twoDigits(w):
+			case len(w) > maxWordLen:
+				overflow = true
+			default:
+				words = append(words, w)
+			}
+		}
+	})
+	slices.Sort(words)
+	words = slices.Compact(words)
+	if overflow || len(words) > maxWordsPer {
+		return nil, true
+	}
+	return words, false
+}
+
+func checkAgainstReference(t *testing.T, ia *Interaction) {
+	t.Helper()
+	got, gotOver := indexWords(ia)
+	want, wantOver := referenceWords(ia)
+	if gotOver != wantOver || !slices.Equal(got, want) {
+		t.Fatalf("indexWords(%q, %q) = %q, %v; the reference says %q, %v", ia.Title, ia.Details, got, gotOver, want, wantOver)
+	}
+}
+
+func TestIndexWordsMatchesReference(t *testing.T) {
+	t.Parallel()
+	pieces := []string{"the", "The", "AND", "etrog", "Etrog", "ETROG", "10", "7", "101b", "x", "ny", "İstanbul",
+		"שלום", "café", "straße", "Ωmega", "a1", "Z", " ", " ", ", ", ".\r\n", "-", "'", "@", "\t", "é",
+		strings.Repeat("k", maxWordLen), strings.Repeat("q", maxWordLen+1)}
+	r := rand.New(rand.NewPCG(3, 4))
+	text := func(n int) string {
+		var b strings.Builder
+		for range n {
+			if r.IntN(4) == 0 {
+				fmt.Fprintf(&b, "w%d", r.IntN(400)) // many distinct words: near maxWordsPer
+			} else {
+				b.WriteString(pieces[r.IntN(len(pieces))])
+			}
+		}
+		return b.String()
+	}
+	for range 3000 {
+		ia := &Interaction{Title: text(r.IntN(8)), Details: text(r.IntN(600)), Location: text(r.IntN(3)),
+			Email: &Email{From: text(2), To: []string{text(2)}, Attachments: []Attachment{{Name: text(2)}}}}
+		checkAgainstReference(t, ia)
+	}
+	checkAgainstReference(t, benchWordsInteraction())
+	for n := maxWordsPer - 1; n <= maxWordsPer+1; n++ { // either side of the limit, repeats and stop words between
+		checkAgainstReference(t, &Interaction{Title: "The Title", Details: manyWords(n) + " and the " + manyWords(n/2)})
+	}
+}
+
+func FuzzIndexWords(f *testing.F) {
+	f.Add("Call with DAVID re: the Etrog-box", "etrog, etrog! room 101b at 10:30 İstanbul שלום")
+	f.Add("", strings.Repeat("w1 w2 w3 ", 100))
+	f.Fuzz(func(t *testing.T, title, details string) {
+		checkAgainstReference(t, &Interaction{Title: title, Details: details})
+	})
+}
