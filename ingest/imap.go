@@ -61,7 +61,9 @@ type IMAPConfig struct {
 	// server name defaults to Host.
 	TLSConfig *tls.Config
 
-	// BatchSize is how many messages one store transaction covers (200).
+	// BatchSize is how many messages one store transaction covers
+	// (1,000): large transactions share each index page's rewrite among
+	// many messages (docs/PERFORMANCE.md, "IMAP ingest").
 	BatchSize int
 	// MaxBatchBytes ends a batch early once its messages add up to this
 	// many bytes (16 MiB), which with at most two batches in flight bounds
@@ -99,7 +101,7 @@ func (c IMAPConfig) withDefaults() IMAPConfig {
 		c.After = IMAPAfterSeen
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 200
+		c.BatchSize = 1000
 	}
 	if c.MaxBatchBytes <= 0 {
 		c.MaxBatchBytes = 16 << 20
