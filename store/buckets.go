@@ -33,6 +33,7 @@ var (
 
 	// Mail.
 	bRaw            = []byte("raw")               // id → raw message
+	bRawZ           = []byte("raw_zstd")          // id → raw message, zstd (store/rawmail.go)
 	bUnmatched      = []byte("unmatched")         // id → unmatched message
 	ixDedupe        = []byte("ix_dedupe")         // dedupe key → kind byte | id
 	ixUnmatched     = []byte("ix_unmatched")      // status 0x00 received_at | id
@@ -62,7 +63,7 @@ var allBuckets = [][]byte{
 	ixContactEmail, ixContactDomain, ixContactWord, ixContactName, ixOrgMember,
 	ixUserEmail, ixUserAddr, ixTokenHash,
 	ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource, ixWord, ixWordVocab,
-	bRaw, bUnmatched, ixDedupe, ixUnmatched, ixUnmatchedAddr, bMailboxes,
+	bRaw, bRawZ, bUnmatched, ixDedupe, ixUnmatched, ixUnmatchedAddr, bMailboxes,
 	bSessions,
 	bCampaigns, ixCampaignExt, ixCampaignRcpt, ixCampaignContact,
 	bAudit,

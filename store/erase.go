@@ -106,12 +106,11 @@ func (e *eraser) deleteRaw(id ID) error {
 	if id == 0 {
 		return nil
 	}
-	b := e.tx.Bucket(bRaw)
-	if b.Get(id.key()) == nil {
-		return nil
+	found, err := deleteRaw(e.tx, id)
+	if found {
+		e.raws++
 	}
-	e.raws++
-	return b.Delete(id.key())
+	return err
 }
 
 // mentions says whether an unmatched message came from, went to or was

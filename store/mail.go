@@ -183,6 +183,7 @@ type prepared struct {
 	in            *Incoming
 	reason        string
 	rawID, itemID ID
+	rawZ          []byte // in.Raw compressed, as bRawZ keeps it
 }
 
 // prepare checks what needs no transaction and assigns ids.
@@ -212,7 +213,7 @@ func (s *Store) prepare(in *Incoming) (*prepared, error) {
 		ia.ContactIDs = nil
 		sanitizeDraft(ia, now)
 	}
-	p := &prepared{in: in, reason: reason, rawID: s.NewID(), itemID: s.NewID()}
+	p := &prepared{in: in, reason: reason, rawID: s.NewID(), itemID: s.NewID(), rawZ: compressRaw(in.Raw)}
 	ia.Email.RawID = p.rawID
 	ia.CreatedAt, ia.UpdatedAt = now, now
 	return p, nil
@@ -229,7 +230,10 @@ func (p *prepared) write(tx *bolt.Tx) (IngestResult, error) {
 		}
 		return IngestResult{Status: IngestDuplicate, UnmatchedID: keyID(v[1:])}, nil
 	}
-	if err := tx.Bucket(bRaw).Put(p.rawID.key(), in.Raw); err != nil {
+	if p.rawZ == nil { // replayed from the journal
+		p.rawZ = compressRaw(in.Raw)
+	}
+	if err := putRaw(tx, p.rawID, p.rawZ); err != nil {
 		return IngestResult{}, err
 	}
 	why := p.reason
@@ -298,12 +302,9 @@ func normAddrs(in []string) []string {
 func (s *Store) Raw(id ID) ([]byte, error) {
 	var out []byte
 	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bRaw).Get(id.key())
-		if v == nil {
-			return ErrNotFound
-		}
-		out = bytes.Clone(v)
-		return nil
+		var err error
+		out, err = getRaw(tx, id)
+		return err
 	})
 	return out, err
 }
@@ -572,15 +573,14 @@ func dropRaws(tx *bolt.Tx, deleted []*Interaction) (int, error) {
 		}
 	}
 	n := 0
-	b := tx.Bucket(bRaw)
 	for _, raw := range rawOf {
-		if b.Get(raw.key()) == nil {
-			continue
-		}
-		if err := b.Delete(raw.key()); err != nil {
+		found, err := deleteRaw(tx, raw)
+		if err != nil {
 			return 0, err
 		}
-		n++
+		if found {
+			n++
+		}
 	}
 	return n, nil
 }

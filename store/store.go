@@ -157,7 +157,7 @@ func (s *Store) init() error {
 	if err == nil {
 		err = s.db.View(func(tx *bolt.Tx) error {
 			// Ids must keep increasing across restarts even if the clock went back.
-			for _, b := range [][]byte{bContacts, bUsers, bTokens, bInteractions, bCampaigns, bAudit, bRaw, bUnmatched} {
+			for _, b := range [][]byte{bContacts, bUsers, bTokens, bInteractions, bCampaigns, bAudit, bRaw, bRawZ, bUnmatched} {
 				if k, _ := tx.Bucket(b).Cursor().Last(); k != nil && keyID(k) > s.lastID {
 					s.lastID = keyID(k)
 				}

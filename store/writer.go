@@ -190,7 +190,7 @@ func (s *Store) commit(batch []*writeReq) {
 // appendOnly are the buckets keyed by increasing ids: new keys always go at
 // the end, so pages may be filled almost full instead of bbolt's half
 // (measured: 45% page use at a million interactions with the default).
-var appendOnly = [][]byte{bInteractions, bRaw, bContacts, bUnmatched}
+var appendOnly = [][]byte{bInteractions, bRaw, bRawZ, bContacts, bUnmatched}
 
 func fillAppendOnly(tx *bolt.Tx) {
 	for _, b := range appendOnly {
