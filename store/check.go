@@ -18,7 +18,7 @@ var checkedIndexes = [][]byte{ixContactEmail, ixContactDomain, ixContactWord, ix
 const maxStrays = 10
 
 // Check verifies the database: bbolt's own page consistency, every record
-// decodes, and the index buckets hold exactly the entries the records imply.
+// decodes (compressed raw messages included), and the index buckets hold exactly the entries the records imply.
 // It returns every problem found, joined.
 //
 // Memory stays flat at any size: each entry a record implies is looked up
@@ -60,6 +60,7 @@ func (s *Store) Check() error {
 		if err != nil {
 			return err
 		}
+		errs = append(errs, checkRaws(tx)...)
 		buckets := checkedIndexes
 		if words != nil {
 			buckets = append(buckets[:len(buckets):len(buckets)], ixWord)

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -16,20 +17,33 @@ import (
 // off the writer's goroutine.
 
 var (
+	// The encoders keep their window's history (twice the window) for the
+	// life of the process: a 1 MiB window costs little on mail (headers
+	// and text repeat within it) and bounds them to a few MiB.
 	rawEncoder = sync.OnceValue(func() *zstd.Encoder {
-		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
+		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithWindowSize(rawWindow), zstd.WithLowerEncoderMem(true),
+			zstd.WithEncoderConcurrency(rawCoders))
 		if err != nil {
 			panic(err) // only for invalid options
 		}
 		return e
 	})
 	rawDecoder = sync.OnceValue(func() *zstd.Decoder {
-		d, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(MaxRawBytes+1<<20))
+		d, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(MaxRawBytes+1<<20),
+			zstd.WithDecoderLowmem(true), zstd.WithDecoderConcurrency(rawCoders))
 		if err != nil {
 			panic(err)
 		}
 		return d
 	})
+)
+
+const (
+	rawWindow = 1 << 20
+	// rawCoders bounds the encoders (and decoders) that run at once; a
+	// message takes microseconds, so others wait briefly.
+	rawCoders = 4
 )
 
 // compressRaw returns raw as stored in bRawZ.
@@ -56,6 +70,41 @@ func getRaw(tx *bolt.Tx, id ID) ([]byte, error) {
 		return bytes.Clone(v), nil
 	}
 	return nil, ErrNotFound
+}
+
+// checkRaws decompresses every compressed raw message (to nowhere, so
+// memory stays flat), as Check reads every record: a damaged frame fails
+// its checksum here rather than at a download.
+func checkRaws(tx *bolt.Tx) []error {
+	b := tx.Bucket(bRawZ)
+	if b == nil {
+		return nil
+	}
+	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxMemory(MaxRawBytes+1<<20))
+	if err != nil {
+		return []error{err}
+	}
+	defer d.Close()
+	var errs []error
+	minFrame := len(compressRaw(nil)) // the smallest frame written: an empty message's
+	b.ForEach(func(k, v []byte) error {
+		if len(errs) >= 20 {
+			return nil
+		}
+		err := d.Reset(bytes.NewReader(v))
+		if err == nil {
+			_, err = io.Copy(io.Discard, d)
+		}
+		if err == nil && len(v) < minFrame { // an empty value reads as no frames at all
+			err = fmt.Errorf("%d bytes, shorter than any frame", len(v))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("raw message %d: %w", keyID(k), err))
+		}
+		return nil
+	})
+	return errs
 }
 
 // deleteRaw deletes a stored raw message and reports whether there was one.

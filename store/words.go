@@ -212,6 +212,9 @@ func (ws *wordSet) addText(s string) (overflow bool) {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !isWordRune(r) }) {
+				if len(w) > maxWordLen {
+					return true
+				}
 				ws.scratch = append(ws.scratch[:0], w...)
 				if ws.add(ws.scratch) {
 					return true
@@ -229,15 +232,18 @@ func (ws *wordSet) addText(s string) (overflow bool) {
 		switch {
 		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
 			w = append(w, c)
-			continue
 		case 'A' <= c && c <= 'Z':
 			w = append(w, c+'a'-'A')
+		default:
+			if len(w) > 0 && ws.add(w) {
+				return true
+			}
+			w = w[:0]
 			continue
 		}
-		if len(w) > 0 && ws.add(w) {
-			return true
+		if len(w) > maxWordLen {
+			return true // a word too long: the scratch buffer stays small
 		}
-		w = w[:0]
 	}
 	ws.scratch = w
 	return false

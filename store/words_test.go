@@ -557,3 +557,20 @@ func FuzzIndexWords(f *testing.F) {
 		checkAgainstReference(t, &Interaction{Title: title, Details: details})
 	})
 }
+
+// TestLongRunKeepsScratchSmall: a letter run far past maxWordLen ends the
+// split at once (overflow, as any too-long word), so the pooled scratch
+// buffer does not grow to the run's size.
+func TestLongRunKeepsScratchSmall(t *testing.T) {
+	t.Parallel()
+	for _, run := range []string{strings.Repeat("a", 1<<20), strings.Repeat("é", 1<<19)} {
+		ws := new(wordSet)
+		ws.reset()
+		if !ws.addText("start " + run + " end") {
+			t.Errorf("a run of %d bytes: no overflow", len(run))
+		}
+		if cap(ws.scratch) > 4*maxWordLen {
+			t.Errorf("a run of %d bytes left a %d-byte scratch buffer", len(run), cap(ws.scratch))
+		}
+	}
+}

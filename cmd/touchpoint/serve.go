@@ -35,7 +35,7 @@ func tuneGC(env map[string]string) {
 	}
 	if _, set := env["GOMEMLIMIT"]; !set {
 		// GC percent 400 lets the heap reach five times what is live; a
-		// big first IMAP poll holds ~40 MiB live. The soft limit makes
+		// big first IMAP poll holds 20-40 MiB live. The soft limit makes
 		// the collector run sooner instead once the heap nears it.
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
