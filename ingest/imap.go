@@ -477,6 +477,9 @@ func (p *IMAPPoller) session(ctx context.Context) (polled bool, err error) {
 	p.setState(IMAPStateConnecting)
 	ic, err := dialIMAP(ctx, p.cfg, true)
 	if err != nil {
+		if ctx.Err() != nil {
+			return false, nil // stopping: not the mailbox's failure
+		}
 		p.failed(err, 0)
 		return false, err
 	}

@@ -1055,6 +1055,11 @@ func TestIMAPSlowMailboxDoesNotHoldUpOthers(t *testing.T) {
 	if st := slow.Status(); st.State != IMAPStateStopped {
 		t.Errorf("slow mailbox state after stop = %q", st.State)
 	}
+	// Stopping is not the mailbox's failure: the status keeps what it
+	// last knew.
+	if st := slow.Status(); st.LastError != "" || st.ConsecutiveErrors != 0 {
+		t.Errorf("after stopping: last error %q, %d consecutive errors; want none", st.LastError, st.ConsecutiveErrors)
+	}
 }
 
 // A server that stays connected but stops answering a command fails the

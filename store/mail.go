@@ -309,6 +309,18 @@ func (s *Store) Raw(id ID) ([]byte, error) {
 	return out, err
 }
 
+// RawHead returns at most max bytes from the start of a stored raw
+// message (its header, for one), without reading the rest.
+func (s *Store) RawHead(id ID, max int) ([]byte, error) {
+	var out []byte
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		out, err = getRawHead(tx, id, max)
+		return err
+	})
+	return out, err
+}
+
 // GetUnmatched returns one unmatched message.
 func (s *Store) GetUnmatched(id ID) (*Unmatched, error) {
 	var u *Unmatched

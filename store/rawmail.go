@@ -107,6 +107,30 @@ func checkRaws(tx *bolt.Tx) []error {
 	return errs
 }
 
+// getRawHead returns at most max bytes from the start of a stored raw
+// message, decompressing no more than that.
+func getRawHead(tx *bolt.Tx, id ID, max int) ([]byte, error) {
+	if b := tx.Bucket(bRawZ); b != nil {
+		if v := b.Get(id.key()); v != nil {
+			d, err := zstd.NewReader(bytes.NewReader(v), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+				zstd.WithDecoderMaxMemory(MaxRawBytes+1<<20))
+			if err != nil {
+				return nil, err
+			}
+			defer d.Close()
+			head, err := io.ReadAll(io.LimitReader(d, int64(max)))
+			if err != nil {
+				return nil, fmt.Errorf("raw message %d: %w", id, err)
+			}
+			return head, nil
+		}
+	}
+	if v := tx.Bucket(bRaw).Get(id.key()); v != nil {
+		return bytes.Clone(v[:min(len(v), max)]), nil
+	}
+	return nil, ErrNotFound
+}
+
 // deleteRaw deletes a stored raw message and reports whether there was one.
 func deleteRaw(tx *bolt.Tx, id ID) (bool, error) {
 	found := false

@@ -69,6 +69,12 @@ func TestRawStoredCompressedAndReadBack(t *testing.T) {
 			if err != nil || !bytes.Equal(got, tc.raw) {
 				t.Fatalf("Raw = %d bytes, %v; want the %d bytes received", len(got), err, len(tc.raw))
 			}
+			for _, max := range []int{0, 1000, 200 << 10} {
+				head, err := s.RawHead(id, max)
+				if want := tc.raw[:min(max, len(tc.raw))]; err != nil || !bytes.Equal(head, want) {
+					t.Errorf("RawHead(%d) = %d bytes, %v; want the first %d", max, len(head), err, len(want))
+				}
+			}
 			stored := rawValue(t, s, bRawZ, id)
 			if stored == nil || float64(len(stored)) > tc.ratio*float64(len(tc.raw))+64 && tc.name != "large" {
 				t.Errorf("stored %d bytes for %d received, want at most %.0f%% (+64)", len(stored), len(tc.raw), 100*tc.ratio)
@@ -117,6 +123,12 @@ func TestRawFromBeforeCompression(t *testing.T) {
 
 	if got, err := s.Raw(keptRaw); err != nil || !bytes.Equal(got, keptBody) {
 		t.Errorf("Raw of an uncompressed message = %q, %v", got, err)
+	}
+	if got, err := s.RawHead(keptRaw, 10); err != nil || !bytes.Equal(got, keptBody[:10]) {
+		t.Errorf("RawHead of an uncompressed message = %q, %v", got, err)
+	}
+	if _, err := s.RawHead(keptRaw+1000, 10); !errors.Is(err, ErrNotFound) {
+		t.Errorf("RawHead of no message: %v, want ErrNotFound", err)
 	}
 	if err := s.DeleteInteraction(ctx, deleted, nil); err != nil {
 		t.Fatal(err)

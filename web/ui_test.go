@@ -631,6 +631,7 @@ func TestUIUnmatchedQueue(t *testing.T) {
 	// message from the address is logged too.
 	show := b.get(fmt.Sprintf("/unmatched/%d", a), 200)
 	show.has(t, "Hello, is there a class?", "stranger@example.org", `<pre class="msg-text">`, ">Assign</button>", ">Discard</button>", "Create contact and assign")
+	show.has(t, `name="name" type="text" value="Stranger"`) // the raw From header's display name
 	b.post(fmt.Sprintf("/unmatched/%d/assign", a), url.Values{}, 400).has(t, "Choose at least one contact.")
 	b.post(fmt.Sprintf("/unmatched/%d/assign", a), url.Values{"op": {"search"}, "contact_q": {"david"}}, 200).has(t, "David Levi")
 	b.post(fmt.Sprintf("/unmatched/%d/assign", a), url.Values{"contact_ids": {david.ID.String()}, "remember": {"on"}}, 303)

@@ -272,7 +272,8 @@ func (s *Server) newUnmatchedPage(u *store.Unmatched) *unmatchedPage {
 // display name, else the address's local part.
 func (s *Server) senderName(u *store.Unmatched) string {
 	if m := u.Draft.Email; m != nil && m.RawID != 0 {
-		if raw, err := s.store.Raw(m.RawID); err == nil {
+		// The header is at the start: a large message is not read whole.
+		if raw, err := s.store.RawHead(m.RawID, 256<<10); err == nil {
 			if msg, err := mail.ReadMessage(bytes.NewReader(raw)); err == nil {
 				if a, err := (&mail.AddressParser{}).Parse(msg.Header.Get("From")); err == nil && strings.TrimSpace(a.Name) != "" {
 					return strings.TrimSpace(a.Name)
