@@ -89,8 +89,9 @@ func (p *Pipeline) store(ctx context.Context, raw []byte, d matcher.Delivery,
 }
 
 // StatusFailed is the outcome Observe hears for a message that could not be
-// stored (the transport answered a temporary failure).
-const StatusFailed = "failed"
+// stored (the transport answered a temporary failure). It is the store's
+// status for journaled mail set aside, so the metrics count both as one.
+const StatusFailed = store.IngestFailed
 
 func (p *Pipeline) observe(source, status string, start time.Time) {
 	if p.Observe != nil {

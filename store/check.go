@@ -18,8 +18,9 @@ var checkedIndexes = [][]byte{ixContactEmail, ixContactDomain, ixContactWord, ix
 const maxStrays = 10
 
 // Check verifies the database: bbolt's own page consistency, every record
-// decodes (compressed raw messages included), and the index buckets hold exactly the entries the records imply.
-// It returns every problem found, joined.
+// decodes (compressed raw messages included), and the index buckets hold
+// exactly the entries the records imply. It returns every problem found,
+// joined.
 //
 // Memory stays flat at any size: each entry a record implies is looked up
 // in its bucket, and a bucket holding more entries than were found has

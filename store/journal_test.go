@@ -132,6 +132,18 @@ func unappliedCrash(t *testing.T, prefix string, n int) (string, *Contact) {
 	return crashCopy(t, s, filepath.Join(dir, "crash")), c
 }
 
+// wantLogged fails the test unless want messages are logged on contact
+// and the store checks clean.
+func wantLogged(t testing.TB, s *Store, contact ID, want int) {
+	t.Helper()
+	if n := countLogged(t, s, contact); n != want {
+		t.Errorf("%d logged, want %d", n, want)
+	}
+	if err := s.Check(); err != nil {
+		t.Error(err)
+	}
+}
+
 func countLogged(t testing.TB, s *Store, contact ID) int {
 	t.Helper()
 	items, _, err := s.Timeline(contact, 1000, "")
@@ -183,12 +195,7 @@ func TestAcceptIsAppliedAndReplayedNever(t *testing.T) {
 	if s.journalReplayed != 0 {
 		t.Errorf("a clean close left %d messages to replay", s.journalReplayed)
 	}
-	if n := countLogged(t, s, c.ID); n != 20 {
-		t.Errorf("%d logged after reopening, want 20", n)
-	}
-	if err := s.Check(); err != nil {
-		t.Error(err)
-	}
+	wantLogged(t, s, c.ID, 20) // after reopening
 }
 
 // TestJournalReplaysAfterCrash: messages acknowledged but not yet applied
@@ -209,14 +216,9 @@ func TestJournalReplaysAfterCrash(t *testing.T) {
 	crash := crashCopy(t, s, dir)
 
 	r := openDurable(t, crash)
-	if n := countLogged(t, r, c.ID); n != 41 {
-		t.Errorf("%d logged after replay, want 41", n)
-	}
+	wantLogged(t, r, c.ID, 41) // after replay
 	if r.journalReplayed != 31 {
 		t.Errorf("replayed %d messages, want the 31 unapplied", r.journalReplayed)
-	}
-	if err := r.Check(); err != nil {
-		t.Error(err)
 	}
 	r.Close()
 
@@ -515,12 +517,7 @@ func TestReplayedIDsStayTaken(t *testing.T) {
 	}
 	acceptAll(t, r, journalMessages("after-restart", 5, c.ID))
 	flush(t, r)
-	if n := countLogged(t, r, c.ID); n != 10 {
-		t.Errorf("%d logged, want the 5 replayed and the 5 new", n)
-	}
-	if err := r.Check(); err != nil {
-		t.Error(err)
-	}
+	wantLogged(t, r, c.ID, 10) // the 5 replayed and the 5 new
 }
 
 // TestJournalBoundsItsBacklogInBytes: past the byte bound a sender waits,

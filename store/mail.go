@@ -300,22 +300,18 @@ func normAddrs(in []string) []string {
 
 // Raw returns a stored raw message.
 func (s *Store) Raw(id ID) ([]byte, error) {
-	var out []byte
-	err := s.view(func(tx *bolt.Tx) error {
-		var err error
-		out, err = getRaw(tx, id)
-		return err
-	})
-	return out, err
+	return s.readRaw(func(tx *bolt.Tx) ([]byte, error) { return getRaw(tx, id) })
 }
 
 // RawHead returns at most max bytes from the start of a stored raw
 // message (its header, for one), without reading the rest.
 func (s *Store) RawHead(id ID, max int) ([]byte, error) {
-	var out []byte
-	err := s.view(func(tx *bolt.Tx) error {
-		var err error
-		out, err = getRawHead(tx, id, max)
+	return s.readRaw(func(tx *bolt.Tx) ([]byte, error) { return getRawHead(tx, id, max) })
+}
+
+func (s *Store) readRaw(get func(*bolt.Tx) ([]byte, error)) (out []byte, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		out, err = get(tx)
 		return err
 	})
 	return out, err

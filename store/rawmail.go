@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -30,7 +31,7 @@ var (
 		return e
 	})
 	rawDecoder = sync.OnceValue(func() *zstd.Decoder {
-		d, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(MaxRawBytes+1<<20),
+		d, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(rawMaxMemory),
 			zstd.WithDecoderLowmem(true), zstd.WithDecoderConcurrency(rawCoders))
 		if err != nil {
 			panic(err)
@@ -41,6 +42,8 @@ var (
 
 const (
 	rawWindow = 1 << 20
+	// rawMaxMemory bounds a decompressed message: every stored one fits.
+	rawMaxMemory = MaxRawBytes + 1<<20
 	// rawCoders bounds the encoders (and decoders) that run at once; a
 	// message takes microseconds, so others wait briefly.
 	rawCoders = 4
@@ -55,33 +58,71 @@ func putRaw(tx *bolt.Tx, id ID, compressed []byte) error {
 	return tx.Bucket(bRawZ).Put(id.key(), compressed)
 }
 
-// getRaw returns a stored raw message, a copy the caller owns.
-func getRaw(tx *bolt.Tx, id ID) ([]byte, error) {
+// findRaw returns a raw message's stored bytes (the transaction's, not a
+// copy): compressed (bRawZ), or as an earlier version stored them (bRaw).
+func findRaw(tx *bolt.Tx, id ID) (v []byte, compressed bool, err error) {
 	if b := tx.Bucket(bRawZ); b != nil { // absent from files older than it, opened read-only
 		if v := b.Get(id.key()); v != nil {
-			raw, err := rawDecoder().DecodeAll(v, nil)
-			if err != nil {
-				return nil, fmt.Errorf("raw message %d: %w", id, err)
-			}
-			return raw, nil
+			return v, true, nil
 		}
 	}
 	if v := tx.Bucket(bRaw).Get(id.key()); v != nil {
-		return bytes.Clone(v), nil
+		return v, false, nil
 	}
-	return nil, ErrNotFound
+	return nil, false, ErrNotFound
 }
+
+// getRaw returns a stored raw message, a copy the caller owns.
+func getRaw(tx *bolt.Tx, id ID) ([]byte, error) {
+	v, compressed, err := findRaw(tx, id)
+	if err != nil || !compressed {
+		return bytes.Clone(v), err
+	}
+	raw, err := rawDecoder().DecodeAll(v, nil)
+	if err != nil {
+		return nil, fmt.Errorf("raw message %d: %w", id, err)
+	}
+	return raw, nil
+}
+
+// getRawHead returns at most max bytes from the start of a stored raw
+// message, decompressing no more than that.
+func getRawHead(tx *bolt.Tx, id ID, max int) ([]byte, error) {
+	v, compressed, err := findRaw(tx, id)
+	if err != nil || !compressed {
+		return bytes.Clone(v[:min(len(v), max)]), err
+	}
+	d, err := newRawStream(bytes.NewReader(v))
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	head, err := io.ReadAll(io.LimitReader(d, int64(max)))
+	if err != nil {
+		return nil, fmt.Errorf("raw message %d: %w", id, err)
+	}
+	return head, nil
+}
+
+// newRawStream decompresses one stored raw message as a stream, in flat
+// memory (the shared rawDecoder decodes whole messages only).
+func newRawStream(r io.Reader) (*zstd.Decoder, error) {
+	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxMemory(rawMaxMemory))
+}
+
+// errEnough stops a walk that has found enough.
+var errEnough = errors.New("enough")
 
 // checkRaws decompresses every compressed raw message (to nowhere, so
 // memory stays flat), as Check reads every record: a damaged frame fails
-// its checksum here rather than at a download.
+// its checksum here rather than at a download. It reports at most 20.
 func checkRaws(tx *bolt.Tx) []error {
 	b := tx.Bucket(bRawZ)
 	if b == nil {
 		return nil
 	}
-	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-		zstd.WithDecoderMaxMemory(MaxRawBytes+1<<20))
+	d, err := newRawStream(nil)
 	if err != nil {
 		return []error{err}
 	}
@@ -89,9 +130,6 @@ func checkRaws(tx *bolt.Tx) []error {
 	var errs []error
 	minFrame := len(compressRaw(nil)) // the smallest frame written: an empty message's
 	b.ForEach(func(k, v []byte) error {
-		if len(errs) >= 20 {
-			return nil
-		}
 		err := d.Reset(bytes.NewReader(v))
 		if err == nil {
 			_, err = io.Copy(io.Discard, d)
@@ -101,34 +139,13 @@ func checkRaws(tx *bolt.Tx) []error {
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("raw message %d: %w", keyID(k), err))
+			if len(errs) == 20 {
+				return errEnough
+			}
 		}
 		return nil
 	})
 	return errs
-}
-
-// getRawHead returns at most max bytes from the start of a stored raw
-// message, decompressing no more than that.
-func getRawHead(tx *bolt.Tx, id ID, max int) ([]byte, error) {
-	if b := tx.Bucket(bRawZ); b != nil {
-		if v := b.Get(id.key()); v != nil {
-			d, err := zstd.NewReader(bytes.NewReader(v), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-				zstd.WithDecoderMaxMemory(MaxRawBytes+1<<20))
-			if err != nil {
-				return nil, err
-			}
-			defer d.Close()
-			head, err := io.ReadAll(io.LimitReader(d, int64(max)))
-			if err != nil {
-				return nil, fmt.Errorf("raw message %d: %w", id, err)
-			}
-			return head, nil
-		}
-	}
-	if v := tx.Bucket(bRaw).Get(id.key()); v != nil {
-		return bytes.Clone(v[:min(len(v), max)]), nil
-	}
-	return nil, ErrNotFound
 }
 
 // deleteRaw deletes a stored raw message and reports whether there was one.
