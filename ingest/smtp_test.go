@@ -572,6 +572,13 @@ func TestSMTPShutdownRefusesNewWork(t *testing.T) {
 		defer cancel()
 		shut <- e.srv.Shutdown(ctx)
 	}()
+	// Shutdown has begun (it closes idle sessions as it marks the server
+	// draining): the goroutine may not have run yet under load.
+	waitFor(t, 5*time.Second, "shutdown to begin", func() bool {
+		e.srv.mu.Lock()
+		defer e.srv.mu.Unlock()
+		return e.srv.draining
+	})
 	// The idle session is closed: its next command fails.
 	if err := idle.Noop(); err == nil {
 		// The close may race the NOOP; a second command cannot succeed.
