@@ -28,8 +28,9 @@ var (
 	ixAction      = []byte("ix_action")       // lower(action) 0x00 t | id
 	ixOwner       = []byte("ix_owner")        // owner id | t | id
 	ixSource      = []byte("ix_source")       // source 0x00 t | id
-	ixWord        = []byte("ix_word")         // text word 0x00 t | id (store/words.go)
-	ixWordVocab   = []byte("ix_word_vocab")   // text word → ∅, the words in ix_word
+	ixWord        = []byte("ix_word_post")    // text word 0x00 → posting blocks (store/words.go, store/postings.go)
+	ixWordVocab   = []byte("ix_word_vocab")   // text word → ∅, the words in ix_word_post
+	ixWordV4      = []byte("ix_word")         // schema 3–4: text word 0x00 t | id → ∅ (migration 5 drops it)
 
 	// Mail.
 	bRaw            = []byte("raw")               // id → raw message

@@ -19,8 +19,11 @@ const appendMostlyFill = 0.9
 // tree, and a page left full there splits again at the next insert
 // (measured: 47% page use, against 59% with bbolt's default).
 func putSorted(tx *bolt.Tx, bucket []byte, keys [][]byte) error {
-	slices.SortFunc(keys, bytes.Compare)
 	b := tx.Bucket(bucket)
+	if isPostings(bucket) {
+		return postingPutKeys(b, keys)
+	}
+	slices.SortFunc(keys, bytes.Compare)
 	if !bytes.Equal(bucket, ixContactTime) {
 		b.FillPercent = appendMostlyFill
 	}

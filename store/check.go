@@ -35,6 +35,7 @@ func (s *Store) Check() error {
 		implied := map[string]int{} // bucket → entries the records imply
 		found := map[string]int{}   // bucket → of those, how many are there
 		vocab := map[string]bool{}
+		damaged := map[string]bool{}
 		var lastName []byte // the bucket of the previous entry, mostly the same
 		var last *bolt.Bucket
 		err := impliedEntries(tx, func(e indexEntry) {
@@ -47,7 +48,18 @@ func (s *Store) Check() error {
 					vocab[string(w)] = true
 				}
 			}
-			v := last.Get(e.key)
+			var v []byte
+			if isPostings(e.bucket) {
+				prefix, h := splitEntry(e.key)
+				if ok, err := postingHas(last, prefix, h); ok {
+					v = []byte{}
+				} else if err != nil && !damaged[err.Error()] {
+					damaged[err.Error()] = true // once, not once per entry it hides
+					errs = append(errs, fmt.Errorf("%s: %w", e.bucket, err))
+				}
+			} else {
+				v = last.Get(e.key)
+			}
 			if v != nil {
 				found[string(e.bucket)]++
 			}
@@ -68,6 +80,12 @@ func (s *Store) Check() error {
 		}
 		for _, b := range buckets {
 			n, want := tx.Bucket(b).Stats().KeyN, implied[string(b)]
+			if isPostings(b) {
+				var err error
+				if n, err = postingCount(tx.Bucket(b)); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", b, err))
+				}
+			}
 			if n != want {
 				errs = append(errs, fmt.Errorf("%s: %d entries, records imply %d", b, n, want))
 			}
@@ -150,7 +168,8 @@ func impliedEntries(tx *bolt.Tx, fn func(indexEntry), bad func(error)) error {
 			if !words {
 				return interactionIndex(ia), nil
 			}
-			return append(interactionIndex(ia), storedWordEntries(tx, ia)...), nil
+			stored, err := storedWordEntries(tx, ia)
+			return append(interactionIndex(ia), stored...), err
 		}},
 	}
 	for _, r := range records {

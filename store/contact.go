@@ -137,6 +137,12 @@ type indexEntry struct {
 
 func putIndex(tx *bolt.Tx, entries []indexEntry) error {
 	for _, e := range entries {
+		if isPostings(e.bucket) {
+			if err := postingPutKeys(tx.Bucket(e.bucket), [][]byte{e.key}); err != nil {
+				return err
+			}
+			continue
+		}
 		v := e.value
 		if v == nil {
 			v = []byte{}
@@ -150,6 +156,12 @@ func putIndex(tx *bolt.Tx, entries []indexEntry) error {
 
 func deleteIndex(tx *bolt.Tx, entries []indexEntry) error {
 	for _, e := range entries {
+		if isPostings(e.bucket) {
+			if err := postingDeleteKeys(tx.Bucket(e.bucket), [][]byte{e.key}); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := tx.Bucket(e.bucket).Delete(e.key); err != nil {
 			return err
 		}

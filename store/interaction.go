@@ -322,11 +322,17 @@ func wordEntries(ia *Interaction) []indexEntry {
 
 // storedWordEntries is what ix_word holds for a stored interaction: its
 // pending entry, or its words.
-func storedWordEntries(tx *bolt.Tx, ia *Interaction) []indexEntry {
-	if pk := pendingKey(ia); tx.Bucket(ixWord).Get(pk) != nil {
-		return []indexEntry{{ixWord, pk, nil}}
+func storedWordEntries(tx *bolt.Tx, ia *Interaction) ([]indexEntry, error) {
+	pk := pendingKey(ia)
+	prefix, h := splitEntry(pk)
+	pending, err := postingHas(tx.Bucket(ixWord), prefix, h)
+	if err != nil {
+		return nil, err
 	}
-	return wordEntries(ia)
+	if pending {
+		return []indexEntry{{ixWord, pk, nil}}, nil
+	}
+	return wordEntries(ia), nil
 }
 
 func getInteraction(tx *bolt.Tx, id ID) (*Interaction, error) {
@@ -345,7 +351,11 @@ func putInteraction(tx *bolt.Tx, ia, old *Interaction) error {
 		add = append(add, indexEntry{ixWord, pendingKey(ia), nil})
 	} else {
 		add = append(add, wordEntries(ia)...)
-		del = append(interactionIndex(old), storedWordEntries(tx, old)...)
+		stored, err := storedWordEntries(tx, old)
+		if err != nil {
+			return err
+		}
+		del = append(interactionIndex(old), stored...)
 		// Only what changed: an edit that keeps the text rewrites no
 		// word pages.
 		same := make(map[string]bool, len(del))
@@ -376,7 +386,11 @@ func putInteraction(tx *bolt.Tx, ia, old *Interaction) error {
 }
 
 func deleteInteraction(tx *bolt.Tx, ia *Interaction) error {
-	entries := append(interactionIndex(ia), storedWordEntries(tx, ia)...)
+	stored, err := storedWordEntries(tx, ia)
+	if err != nil {
+		return err
+	}
+	entries := append(interactionIndex(ia), stored...)
 	if err := deleteIndex(tx, entries); err != nil {
 		return err
 	}

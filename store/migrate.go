@@ -41,13 +41,26 @@ var migrations = []migration{
 		}
 		return nil
 	}},
-	// 3: the free-text word index (ix_word, ix_word_vocab).
-	{batched: func(db *bolt.DB) error { return buildWordIndex(db, wordIndexBatch) }},
+	// 3: the free-text word index (ix_word, ix_word_vocab), a key per
+	// posting. Migration 5 builds its successor; a database still below 3
+	// gets only that.
+	{tx: func(tx *bolt.Tx, now time.Time) error { return tx.Bucket(bMeta).Delete(keyWordIndexDone) }},
 	// 4: raw messages are stored compressed (raw_zstd, created with every
 	// bucket at Open). Nothing to convert; the version bump makes earlier
 	// binaries, which read only raw, refuse the file instead of missing
 	// its mail.
 	{tx: func(tx *bolt.Tx, now time.Time) error { return nil }},
+	// 5: the word index as posting lists (ix_word_post, store/postings.go),
+	// built from the records; then the key-per-posting ix_word goes.
+	{
+		batched: func(db *bolt.DB) error { return buildWordIndex(db, wordIndexBatch) },
+		tx: func(tx *bolt.Tx, now time.Time) error {
+			if tx.Bucket(ixWordV4) != nil {
+				return tx.DeleteBucket(ixWordV4)
+			}
+			return nil
+		},
+	},
 }
 
 var keySchemaVersion = []byte("schema_version")
@@ -97,9 +110,13 @@ func migrate(db *bolt.DB, now time.Time) error {
 	return nil
 }
 
-// keyWordIndexDone is the last interaction id buildWordIndex has indexed,
-// so a build cut short resumes there.
-var keyWordIndexDone = []byte("word_index_done")
+// keyWordIndexDone was migration 3's resume point; keyWordPostDone is the
+// last interaction id buildWordIndex has indexed, so a build cut short
+// resumes there.
+var (
+	keyWordIndexDone = []byte("word_index_done")
+	keyWordPostDone  = []byte("word_post_done")
+)
 
 // wordIndexBatch is how many interactions one transaction of the build
 // indexes: a few hundred thousand word entries, sorted, then put.
@@ -115,7 +132,7 @@ func buildWordIndex(db *bolt.DB, batch int) error {
 			meta := tx.Bucket(bMeta)
 			c := tx.Bucket(bInteractions).Cursor()
 			var k, v []byte
-			if after := meta.Get(keyWordIndexDone); after != nil {
+			if after := meta.Get(keyWordPostDone); after != nil {
 				if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
 					k, v = c.Next()
 				}
@@ -141,9 +158,9 @@ func buildWordIndex(db *bolt.DB, batch int) error {
 				return err
 			}
 			if done {
-				return meta.Delete(keyWordIndexDone)
+				return meta.Delete(keyWordPostDone)
 			}
-			return meta.Put(keyWordIndexDone, bytes.Clone(last))
+			return meta.Put(keyWordPostDone, bytes.Clone(last))
 		})
 		if err != nil || done {
 			return err

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"time"
 
@@ -156,43 +155,32 @@ func (a hit) less(b hit) bool { return a.t < b.t || a.t == b.t && a.id < b.id }
 // walker merges reverse walks over several prefixes of one index, newest
 // first, without repeats.
 type walker struct {
-	curs     []*bolt.Cursor
-	prefixes [][]byte
-	heads    []hit
-	ok       []bool
-	lo       uint64 // lowest time key wanted
-	last     hit
-	started  bool
+	its     []revIter
+	heads   []hit
+	ok      []bool
+	last    hit
+	started bool
+}
+
+// revIter walks one prefix of an index newest first.
+type revIter interface {
+	next() (hit, bool)
 }
 
 func newWalker(tx *bolt.Tx, t term, lo uint64, hi hit) *walker {
-	w := &walker{prefixes: t.prefixes, lo: lo}
+	w := &walker{}
+	b := tx.Bucket(t.bucket)
 	for _, p := range t.prefixes {
-		c := tx.Bucket(t.bucket).Cursor()
-		seek := make([]byte, 0, len(p)+16)
-		seek = append(seek, p...)
-		seek = binary.BigEndian.AppendUint64(seek, hi.t)
-		seek = binary.BigEndian.AppendUint64(seek, uint64(hi.id))
-		k, _ := c.Seek(seek)
-		if k == nil {
-			k, _ = c.Last()
+		var it revIter
+		if isPostings(t.bucket) {
+			it = newPostingIter(b, p, lo, hi)
 		} else {
-			k, _ = c.Prev()
+			it = newKeyIter(b, p, lo, hi)
 		}
-		w.curs = append(w.curs, c)
-		h, ok := w.decode(p, k)
-		w.heads = append(w.heads, h)
-		w.ok = append(w.ok, ok)
+		h, ok := it.next()
+		w.its, w.heads, w.ok = append(w.its, it), append(w.heads, h), append(w.ok, ok)
 	}
 	return w
-}
-
-func (w *walker) decode(p, k []byte) (hit, bool) {
-	if k == nil || len(k) != len(p)+16 || !bytes.HasPrefix(k, p) {
-		return hit{}, false
-	}
-	h := hit{binary.BigEndian.Uint64(k[len(p):]), keyID(k[len(p)+8:])}
-	return h, h.t >= w.lo
 }
 
 // next returns the newest position not yet returned.
@@ -208,8 +196,7 @@ func (w *walker) next() (hit, bool) {
 			return hit{}, false
 		}
 		h := w.heads[best]
-		k, _ := w.curs[best].Prev()
-		w.heads[best], w.ok[best] = w.decode(w.prefixes[best], k)
+		w.heads[best], w.ok[best] = w.its[best].next()
 		if w.started && h == w.last {
 			continue // the same interaction under two prefixes
 		}
@@ -218,20 +205,80 @@ func (w *walker) next() (hit, bool) {
 	}
 }
 
+// err reports a damaged posting block met on the way.
+func (w *walker) err() error {
+	for _, it := range w.its {
+		if p, ok := it.(*postingIter); ok && p.err != nil {
+			return p.err
+		}
+	}
+	return nil
+}
+
+// keyIter walks an index kept as one key per position (prefix | t | id).
+type keyIter struct {
+	c      *bolt.Cursor
+	prefix []byte
+	lo     uint64
+	k      []byte // the next key to return
+}
+
+func newKeyIter(b *bolt.Bucket, prefix []byte, lo uint64, hi hit) *keyIter {
+	it := &keyIter{c: b.Cursor(), prefix: prefix, lo: lo}
+	k, _ := it.c.Seek(blockKey(prefix, hi))
+	if k == nil {
+		it.k, _ = it.c.Last()
+	} else {
+		it.k, _ = it.c.Prev()
+	}
+	return it
+}
+
+func (it *keyIter) next() (hit, bool) {
+	h, ok := blockFirst(it.prefix, it.k)
+	if !ok || h.t < it.lo {
+		return hit{}, false
+	}
+	it.k, _ = it.c.Prev()
+	return h, true
+}
+
+// isPostings reports the index buckets kept as posting lists
+// (store/postings.go) rather than a key per position.
+func isPostings(bucket []byte) bool { return bytes.Equal(bucket, ixWord) }
+
 // matchIndex reports whether (t, id) satisfies an indexed term.
-func matchIndex(tx *bolt.Tx, t term, h hit, buf []byte) bool {
+func matchIndex(tx *bolt.Tx, t term, h hit, buf []byte) (bool, error) {
 	b := tx.Bucket(t.bucket)
 	found := false
 	for _, p := range t.prefixes {
-		buf = append(buf[:0], p...)
-		buf = binary.BigEndian.AppendUint64(buf, h.t)
-		buf = binary.BigEndian.AppendUint64(buf, uint64(h.id))
-		if b.Get(buf) != nil {
-			found = true
+		if isPostings(t.bucket) {
+			ok, err := postingHas(b, p, h)
+			if err != nil {
+				return false, err
+			}
+			found = ok
+		} else {
+			buf = append(buf[:0], p...)
+			buf = binary.BigEndian.AppendUint64(buf, h.t)
+			buf = binary.BigEndian.AppendUint64(buf, uint64(h.id))
+			found = b.Get(buf) != nil
+		}
+		if found {
 			break
 		}
 	}
-	return found != t.neg
+	return found != t.neg, nil
+}
+
+// matchIndexes reports whether (t, id) satisfies every term.
+func matchIndexes(tx *bolt.Tx, terms []term, h hit, buf []byte) (bool, error) {
+	for _, t := range terms {
+		if ok, err := matchIndex(tx, t, h, buf); !ok || err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // matchText reports whether the interaction's text holds every Text term and
@@ -295,9 +342,13 @@ func (f *Filter) each(tx *bolt.Tx, cur *cursor, fn func(*Interaction) (bool, err
 	for {
 		h, ok := w.next()
 		if !ok {
-			return nil
+			return w.err()
 		}
-		if !slices.ContainsFunc(checks, func(t term) bool { return !matchIndex(tx, t, h, buf) }) {
+		pass, err := matchIndexes(tx, checks, h, buf)
+		if err != nil {
+			return err
+		}
+		if pass {
 			v := items.Get(h.id.key())
 			if v == nil {
 				continue // index without record: never written that way, but skip safely

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -68,35 +69,36 @@ func pendingKey(ia *Interaction) []byte {
 func flushPendingWords(tx *bolt.Tx, min int) error {
 	b := tx.Bucket(ixWord)
 	p := strPrefix(pendingWord)
-	var pending [][]byte
-	c := b.Cursor()
-	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
-		pending = append(pending, k)
+	it := newPostingIter(b, p, 0, hit{math.MaxUint64, math.MaxUint64})
+	var pending []hit
+	for h, ok := it.next(); ok; h, ok = it.next() {
+		pending = append(pending, h)
+	}
+	if it.err != nil {
+		return it.err
 	}
 	if len(pending) == 0 || len(pending) < min {
 		return nil
 	}
+	slices.Reverse(pending)
 	items := tx.Bucket(bInteractions)
 	var keys [][]byte
-	for _, k := range pending {
-		id := keyID(k[len(k)-8:])
-		v := items.Get(id.key())
+	for _, h := range pending {
+		v := items.Get(h.id.key())
 		if v == nil {
 			continue // never left behind by a delete; skip safely
 		}
-		ia, err := decodeInteraction(id, v)
+		ia, err := decodeInteraction(h.id, v)
 		if err != nil {
 			// Never fail the writes this commit carries over one bad
 			// record: list it as overflow (Check reports the record).
-			keys = append(keys, append(strPrefix(overflowWord), k[len(k)-16:]...))
+			keys = append(keys, blockKey(strPrefix(overflowWord), h))
 			continue
 		}
 		keys = append(keys, wordKeys(wordEntries(ia))...)
 	}
-	for _, k := range pending {
-		if err := b.Delete(bytes.Clone(k)); err != nil {
-			return err
-		}
+	if err := postingRemove(b, p, pending); err != nil {
+		return err
 	}
 	if err := putSorted(tx, ixWord, keys); err != nil {
 		return err
@@ -378,8 +380,8 @@ func (f *Filter) wordTerms(tx *bolt.Tx) []term {
 		return nil
 	}
 	vocab := tx.Bucket(ixWordVocab)
-	if vocab == nil {
-		return nil // a read-only file from before the index
+	if vocab == nil || tx.Bucket(ixWord) == nil {
+		return nil // a read-only file from before the index, or its posting lists
 	}
 	exp := make([][][]byte, len(runs))
 	err := vocab.ForEach(func(k, _ []byte) error {

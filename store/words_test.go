@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -314,11 +316,16 @@ func TestCheckFindsWordIndexDamage(t *testing.T) {
 		fn   func(tx *bolt.Tx) error
 		want string
 	}{
-		{"stray word entry", func(tx *bolt.Tx) error { return tx.Bucket(ixWord).Put(tiKey(strPrefix("lulav"), time.Now(), 1), nil) }, "ix_word: 3 entries"},
+		{"stray word entry", func(tx *bolt.Tx) error { return tx.Bucket(ixWord).Put(tiKey(strPrefix("lulav"), time.Now(), 1), nil) }, "ix_word_post: 3 entries"},
 		{"missing word entry", func(tx *bolt.Tx) error {
 			k, _ := tx.Bucket(ixWord).Cursor().First()
 			return tx.Bucket(ixWord).Delete(k)
-		}, "ix_word: missing entry"},
+		}, "ix_word_post: missing entry"},
+		{"damaged block", func(tx *bolt.Tx) error {
+			b := tx.Bucket(ixWord)
+			k, _ := b.Cursor().First()
+			return b.Put(bytes.Clone(k), []byte{0xff})
+		}, "damaged posting block"},
 		{"stray vocab word", func(tx *bolt.Tx) error { return tx.Bucket(ixWordVocab).Put([]byte("lulav"), nil) }, `stray word "lulav"`},
 	}
 	for _, d := range damage {
@@ -368,27 +375,90 @@ func TestWordIndexMigration(t *testing.T) {
 			k, _ = tx.Bucket(bInteractions).Cursor().Seek(k)
 			k = binary.BigEndian.AppendUint64(nil, binary.BigEndian.Uint64(k)+1)
 		}
-		return tx.Bucket(bMeta).Put(keyWordIndexDone, k)
+		return tx.Bucket(bMeta).Put(keyWordPostDone, k)
 	})
 	s.Close()
+	reopenMigrated(t, path, want).Close()
+}
 
+// reopenMigrated opens the file at path, which the open migrates, and
+// checks it: Check is clean, free text finds want (the ids of "fund"), no
+// resume point is left, the schema is current.
+func reopenMigrated(t *testing.T, path string, want []ID) *Store {
+	t.Helper()
 	s, err := Open(path, Options{NoSync: true, PasswordCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
-	defer s.Close()
 	if err := s.Check(); err != nil {
 		t.Errorf("Check after migration: %v", err)
 	}
-	if got := matchIDs(t, s, Filter{Text: []string{"fund"}}, 50); !slices.Equal(got, want) {
+	if got := matchIDs(t, s, Filter{Text: []string{"fund"}}, 1000); !slices.Equal(got, want) {
 		t.Errorf("after migration fund finds %d, want %d", len(got), len(want))
 	}
 	s.view(func(tx *bolt.Tx) error {
-		if tx.Bucket(bMeta).Get(keyWordIndexDone) != nil {
+		if tx.Bucket(bMeta).Get(keyWordPostDone) != nil {
 			t.Errorf("resume point left behind")
 		}
 		if v := schemaVersion(tx); v != uint64(SchemaVersion()) {
 			t.Errorf("schema version %d, want %d", v, SchemaVersion())
+		}
+		return nil
+	})
+	return s
+}
+
+// TestWordPostMigration opens a database of schema 4, whose word index
+// was a key per posting (ix_word): migration 5 builds the posting lists
+// from the records and drops the old bucket.
+func TestWordPostMigration(t *testing.T) {
+	t.Parallel()
+	path, s := openAt(t)
+	r := rand.New(rand.NewPCG(4, 5))
+	c := mustContact(t, s, Contact{Name: "Yossi"})
+	u := mustUser(t, s, "Sarah", "sarah@org.org", RoleStaff)
+	var items []*Interaction
+	for range 300 {
+		ia := randomInteraction(r, []ID{c.ID}, []ID{u.ID}, day("2026-01-01"))
+		items = append(items, &ia)
+	}
+	if err := s.CreateInteractions(context.Background(), items); err != nil {
+		t.Fatal(err)
+	}
+	want := matchIDs(t, s, Filter{Text: []string{"fund"}}, 300)
+	if len(want) == 0 {
+		t.Fatal("no interaction holds fund: the test data changed")
+	}
+	// Schema 4: the old bucket, its keys as that version wrote them.
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		old, err := tx.CreateBucket(ixWordV4)
+		if err != nil {
+			return err
+		}
+		for _, ia := range items {
+			for _, k := range wordKeys(wordEntries(ia)) {
+				if err := old.Put(k, []byte{}); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tx.DeleteBucket(ixWord); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, 4))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = reopenMigrated(t, path, want)
+	defer s.Close()
+	s.view(func(tx *bolt.Tx) error {
+		if tx.Bucket(ixWordV4) != nil {
+			t.Error("the old ix_word bucket is still there")
+		}
+		if n, err := postingCount(tx.Bucket(ixWord)); n == 0 || err != nil {
+			t.Errorf("ix_word_post holds %d positions (%v)", n, err)
 		}
 		return nil
 	})
@@ -397,12 +467,11 @@ func TestWordIndexMigration(t *testing.T) {
 func countPending(s *Store) int {
 	n := 0
 	s.view(func(tx *bolt.Tx) error {
-		p := strPrefix(pendingWord)
-		c := tx.Bucket(ixWord).Cursor()
-		for k, _ := c.Seek(p); k != nil && strings.HasPrefix(string(k), string(p)); k, _ = c.Next() {
+		it := newPostingIter(tx.Bucket(ixWord), strPrefix(pendingWord), 0, hit{math.MaxUint64, math.MaxUint64})
+		for _, ok := it.next(); ok; _, ok = it.next() {
 			n++
 		}
-		return nil
+		return it.err
 	})
 	return n
 }

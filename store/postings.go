@@ -1,0 +1,429 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Posting lists. A posting list is the set of (t, id) positions, one per
+// interaction, filed under a prefix (for ix_word: the word and 0x00). A key
+// per position cost ~45 bytes of file each (bbolt's 16-byte leaf element,
+// the word, t and id, on half-full pages) and a bbolt Put each, which made
+// the word index most of the file and most of a bulk load. The list is kept
+// in blocks instead:
+//
+//	key:   prefix | t | id            the block's first (lowest) position
+//	value: the block's other positions, ascending, each a delta from the one
+//	       before: uvarint(seconds<<1 | 1 if a fraction follows),
+//	       [uvarint(nanoseconds)], varint(id delta)
+//
+// Times are mostly whole seconds, and positions close in time have close
+// ids, so a position takes 2–4 bytes. A block holds at most maxBlock
+// positions; blocks of one prefix do not overlap, so the block holding a
+// position is the one with the greatest first position not above it.
+//
+// Callers see positions only: postingAdd, postingRemove, postingHas, and
+// postingIter, a newest-first walk.
+
+// maxBlock bounds the positions of one block: a point check decodes up to
+// that many, a change rewrites that many.
+const maxBlock = 128
+
+// errBadBlock reports a block that does not decode.
+var errBadBlock = errors.New("damaged posting block")
+
+// blockKey is prefix | h.
+func blockKey(prefix []byte, h hit) []byte {
+	k := make([]byte, 0, len(prefix)+16)
+	k = append(k, prefix...)
+	k = binary.BigEndian.AppendUint64(k, h.t)
+	return binary.BigEndian.AppendUint64(k, uint64(h.id))
+}
+
+// blockFirst returns the first position of a block key of prefix, and
+// false for a key of another prefix (or none).
+func blockFirst(prefix, k []byte) (hit, bool) {
+	if len(k) != len(prefix)+16 || !bytes.HasPrefix(k, prefix) {
+		return hit{}, false
+	}
+	return hit{binary.BigEndian.Uint64(k[len(prefix):]), keyID(k[len(prefix)+8:])}, true
+}
+
+// encodeBlock encodes hs[1:] as deltas (hs[0] is the key); hs ascending.
+func encodeBlock(hs []hit) []byte {
+	out := make([]byte, 0, 4*len(hs))
+	for i := 1; i < len(hs); i++ {
+		dt := hs[i].t - hs[i-1].t
+		sec, ns := dt/1e9, dt%1e9
+		if ns == 0 {
+			out = binary.AppendUvarint(out, sec<<1)
+		} else {
+			out = binary.AppendUvarint(out, sec<<1|1)
+			out = binary.AppendUvarint(out, ns)
+		}
+		out = binary.AppendVarint(out, int64(hs[i].id-hs[i-1].id))
+	}
+	return out
+}
+
+// blockReader decodes a block's positions in order.
+type blockReader struct {
+	v   []byte
+	cur hit
+	err error
+}
+
+// next returns the position after r.cur, false at the end or on damage
+// (r.err).
+func (r *blockReader) next() (hit, bool) {
+	if len(r.v) == 0 {
+		return hit{}, false
+	}
+	v, n := binary.Uvarint(r.v)
+	if n <= 0 {
+		return r.fail()
+	}
+	r.v = r.v[n:]
+	dt := (v >> 1) * 1e9
+	if v&1 != 0 {
+		ns, n := binary.Uvarint(r.v)
+		if n <= 0 || ns == 0 || ns >= 1e9 {
+			return r.fail()
+		}
+		r.v = r.v[n:]
+		dt += ns
+	}
+	did, n := binary.Varint(r.v)
+	if n <= 0 {
+		return r.fail()
+	}
+	r.v = r.v[n:]
+	next := hit{r.cur.t + dt, r.cur.id + ID(did)}
+	if !r.cur.less(next) {
+		return r.fail()
+	}
+	r.cur = next
+	return next, true
+}
+
+func (r *blockReader) fail() (hit, bool) {
+	r.err, r.v = errBadBlock, nil
+	return hit{}, false
+}
+
+// decodeBlock appends a block's positions, first included, to dst.
+func decodeBlock(dst []hit, first hit, v []byte) ([]hit, error) {
+	dst = append(dst, first)
+	r := blockReader{v: v, cur: first}
+	for h, ok := r.next(); ok; h, ok = r.next() {
+		dst = append(dst, h)
+	}
+	return dst, r.err
+}
+
+// blockAt finds the block of prefix that holds h, or would: the one with
+// the greatest first position not above h, else (h is below them all) the
+// first one. It returns the block's key (nil: prefix has no block) and
+// value, and bound, the first position of the block after it (ok false:
+// none).
+func blockAt(c *bolt.Cursor, prefix []byte, h hit) (k, v []byte, bound hit, ok bool) {
+	seek := blockKey(prefix, h)
+	k, v = c.Seek(seek)
+	if k != nil && bytes.Equal(k, seek) {
+		nk, _ := c.Next()
+		bound, ok = blockFirst(prefix, nk)
+		return k, v, bound, ok
+	}
+	next, nextOK := blockFirst(prefix, k)
+	var pk, pv []byte
+	if k == nil {
+		pk, pv = c.Last()
+	} else {
+		pk, pv = c.Prev()
+	}
+	if _, own := blockFirst(prefix, pk); own {
+		return pk, pv, next, nextOK
+	}
+	if !nextOK {
+		return nil, nil, hit{}, false
+	}
+	// h is below every block: the first one takes it.
+	k, v = c.Seek(seek)
+	nk, _ := c.Next()
+	bound, ok = blockFirst(prefix, nk)
+	return k, v, bound, ok
+}
+
+// postingHas reports whether h is in prefix's list.
+func postingHas(b *bolt.Bucket, prefix []byte, h hit) (bool, error) {
+	c := b.Cursor()
+	seek := blockKey(prefix, h)
+	k, v := c.Seek(seek)
+	if k != nil && bytes.Equal(k, seek) {
+		return true, nil
+	}
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	first, ok := blockFirst(prefix, k)
+	if !ok {
+		return false, nil
+	}
+	r := blockReader{v: v, cur: first}
+	for p, ok := r.next(); ok; p, ok = r.next() {
+		if p == h {
+			return true, nil
+		}
+		if h.less(p) {
+			return false, nil
+		}
+	}
+	return false, r.err
+}
+
+// postingAdd adds hs (ascending, no repeats) to prefix's list; positions
+// already there are left as they are.
+func postingAdd(b *bolt.Bucket, prefix []byte, hs []hit) error {
+	return postingChange(b, prefix, hs, true)
+}
+
+// postingRemove removes hs (ascending, no repeats) from prefix's list;
+// positions not there are ignored.
+func postingRemove(b *bolt.Bucket, prefix []byte, hs []hit) error {
+	return postingChange(b, prefix, hs, false)
+}
+
+func postingChange(b *bolt.Bucket, prefix []byte, hs []hit, add bool) error {
+	c := b.Cursor()
+	var cur, merged []hit
+	for len(hs) > 0 {
+		k, v, bound, bounded := blockAt(c, prefix, hs[0])
+		n := len(hs)
+		if bounded {
+			n, _ = slices.BinarySearchFunc(hs, bound, cmpHit)
+		}
+		if n == 0 { // cannot be (the block holds or takes hs[0]): a guard for the loop
+			hs = hs[1:]
+			continue
+		}
+		part := hs[:n]
+		hs = hs[n:]
+		cur = cur[:0]
+		if k != nil {
+			first, _ := blockFirst(prefix, k)
+			var err error
+			if cur, err = decodeBlock(cur, first, v); err != nil {
+				return fmt.Errorf("%q: %w", prefix, err)
+			}
+		}
+		var appended bool
+		if add {
+			appended = !bounded && (len(cur) == 0 || cur[len(cur)-1].less(part[0]))
+			merged = mergeHits(merged[:0], cur, part)
+		} else {
+			merged = subtractHits(merged[:0], cur, part)
+		}
+		if len(merged) == len(cur) {
+			continue // nothing added or removed
+		}
+		if k != nil && (len(merged) == 0 || merged[0] != cur[0]) {
+			if err := b.Delete(bytes.Clone(k)); err != nil {
+				return err
+			}
+		}
+		if err := putBlocks(b, prefix, merged, appended); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putBlocks writes hs as blocks of at most maxBlock: full ones when the
+// list only grew at its end (the usual case: new mail is newest), else
+// evenly split ones with room for later inserts.
+func putBlocks(b *bolt.Bucket, prefix []byte, hs []hit, appended bool) error {
+	size := maxBlock
+	if len(hs) > maxBlock && !appended {
+		parts := (len(hs) + maxBlock*3/4 - 1) / (maxBlock * 3 / 4)
+		size = (len(hs) + parts - 1) / parts
+	}
+	for len(hs) > 0 {
+		n := min(size, len(hs))
+		if err := b.Put(blockKey(prefix, hs[0]), encodeBlock(hs[:n])); err != nil {
+			return err
+		}
+		hs = hs[n:]
+	}
+	return nil
+}
+
+func cmpHit(a, b hit) int {
+	switch {
+	case a.less(b):
+		return -1
+	case b.less(a):
+		return 1
+	}
+	return 0
+}
+
+// mergeHits appends the union of two ascending lists to dst.
+func mergeHits(dst, a, b []hit) []hit {
+	for len(a) > 0 && len(b) > 0 {
+		switch c := cmpHit(a[0], b[0]); {
+		case c < 0:
+			dst, a = append(dst, a[0]), a[1:]
+		case c > 0:
+			dst, b = append(dst, b[0]), b[1:]
+		default:
+			dst, a, b = append(dst, a[0]), a[1:], b[1:]
+		}
+	}
+	return append(append(dst, a...), b...)
+}
+
+// subtractHits appends a without b (both ascending) to dst.
+func subtractHits(dst, a, b []hit) []hit {
+	for len(a) > 0 {
+		for len(b) > 0 && b[0].less(a[0]) {
+			b = b[1:]
+		}
+		if len(b) == 0 || a[0] != b[0] {
+			dst = append(dst, a[0])
+		}
+		a = a[1:]
+	}
+	return dst
+}
+
+// postingIter walks one prefix's list newest first: the positions below
+// hi and at or above lo.
+type postingIter struct {
+	c      *bolt.Cursor
+	prefix []byte
+	lo     uint64
+	buf    []hit
+	i      int // buf[:i] are still to return
+	err    error
+}
+
+func newPostingIter(b *bolt.Bucket, prefix []byte, lo uint64, hi hit) *postingIter {
+	it := &postingIter{c: b.Cursor(), prefix: prefix, lo: lo}
+	k, v := it.c.Seek(blockKey(prefix, hi))
+	if k == nil {
+		k, v = it.c.Last()
+	} else {
+		k, v = it.c.Prev()
+	}
+	if !it.load(k, v) {
+		it.c = nil
+		return it
+	}
+	it.i, _ = slices.BinarySearchFunc(it.buf, hi, cmpHit)
+	return it
+}
+
+// load decodes the block at k; false when k is not one of the prefix's.
+func (it *postingIter) load(k, v []byte) bool {
+	it.buf, it.i = it.buf[:0], 0
+	first, ok := blockFirst(it.prefix, k)
+	if !ok {
+		return false
+	}
+	var err error
+	if it.buf, err = decodeBlock(it.buf, first, v); err != nil {
+		it.err = fmt.Errorf("%q: %w", it.prefix, err)
+		it.buf = it.buf[:0]
+		return false
+	}
+	it.i = len(it.buf)
+	return true
+}
+
+// next returns the next position, newest first.
+func (it *postingIter) next() (hit, bool) {
+	for it.i == 0 {
+		if it.c == nil {
+			return hit{}, false
+		}
+		k, v := it.c.Prev()
+		if !it.load(k, v) {
+			it.c = nil
+			return hit{}, false
+		}
+	}
+	it.i--
+	h := it.buf[it.i]
+	if h.t < it.lo {
+		it.c, it.i = nil, 0
+		return hit{}, false
+	}
+	return h, true
+}
+
+// postingCount counts the positions of every list in b.
+func postingCount(b *bolt.Bucket) (int, error) {
+	n := 0
+	err := b.ForEach(func(k, v []byte) error {
+		if len(k) < 16 {
+			return fmt.Errorf("%w: key %x", errBadBlock, k)
+		}
+		r := blockReader{v: v, cur: hit{binary.BigEndian.Uint64(k[len(k)-16:]), keyID(k[len(k)-8:])}}
+		n++
+		for _, ok := r.next(); ok; _, ok = r.next() {
+			n++
+		}
+		if r.err != nil {
+			return fmt.Errorf("%x: %w", k, r.err)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// splitEntry splits an index entry key into its prefix and position.
+func splitEntry(k []byte) ([]byte, hit) {
+	p := len(k) - 16
+	return k[:p], hit{binary.BigEndian.Uint64(k[p:]), keyID(k[p+8:])}
+}
+
+// postingPutKeys adds entry keys (prefix | t | id), sorting them first, so
+// each prefix's positions go in with one pass over its blocks.
+func postingPutKeys(b *bolt.Bucket, keys [][]byte) error {
+	return postingKeys(b, keys, true)
+}
+
+// postingDeleteKeys removes entry keys (prefix | t | id).
+func postingDeleteKeys(b *bolt.Bucket, keys [][]byte) error {
+	return postingKeys(b, keys, false)
+}
+
+func postingKeys(b *bolt.Bucket, keys [][]byte, add bool) error {
+	slices.SortFunc(keys, bytes.Compare)
+	keys = slices.CompactFunc(keys, bytes.Equal)
+	var hs []hit
+	for len(keys) > 0 {
+		prefix, _ := splitEntry(keys[0])
+		hs = hs[:0]
+		n := 0
+		for ; n < len(keys); n++ {
+			p, h := splitEntry(keys[n])
+			if !bytes.Equal(p, prefix) {
+				break
+			}
+			hs = append(hs, h)
+		}
+		if err := postingChange(b, prefix, hs, add); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
