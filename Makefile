@@ -41,7 +41,7 @@ FUZZTIME ?= 10m
 FUZZMIN  ?= 10s
 FUZZ_TARGETS := ./store:FuzzIndexWords ./ingest:FuzzParse ./ingest:FuzzSMTPSession ./ingest:FuzzPrepareAndStore \
 	./ingest:FuzzCleanText ./matcher:FuzzMatch ./store:FuzzParseQuery ./store:FuzzDecode \
-	./store:FuzzJournalScan ./web:FuzzCSVWriter
+	./store:FuzzJournalScan ./store:FuzzPostingBlock ./web:FuzzCSVWriter
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
