@@ -21,16 +21,17 @@ var (
 	ixUserAddr      = []byte("ix_user_addr")      // per-user address token → user id
 	ixTokenHash     = []byte("ix_token_hash")     // sha256(token) → token id
 
-	// Interaction indexes. Keys end in occurred_at(8) | id(8).
-	ixTime        = []byte("ix_time")         // t | id
-	ixContactTime = []byte("ix_contact_time") // contact id | t | id
-	ixType        = []byte("ix_type")         // lower(type) 0x00 t | id
-	ixAction      = []byte("ix_action")       // lower(action) 0x00 t | id
-	ixOwner       = []byte("ix_owner")        // owner id | t | id
-	ixSource      = []byte("ix_source")       // source 0x00 t | id
-	ixWord        = []byte("ix_word_post")    // text word 0x00 → posting blocks (store/words.go, store/postings.go)
-	ixWordVocab   = []byte("ix_word_vocab")   // text word → ∅, the words in ix_word_post
-	ixWordV4      = []byte("ix_word")         // schema 3–4: text word 0x00 t | id → ∅ (migration 5 drops it)
+	// Interaction indexes: posting lists (store/postings.go) of the
+	// positions occurred_at(8) | id(8) under a prefix; a key is the prefix
+	// and a block's first position.
+	ixTime        = []byte("ix_time_post")         // (no prefix)
+	ixContactTime = []byte("ix_contact_time_post") // contact id
+	ixType        = []byte("ix_type_post")         // lower(type) 0x00
+	ixAction      = []byte("ix_action_post")       // lower(action) 0x00
+	ixOwner       = []byte("ix_owner_post")        // owner id
+	ixSource      = []byte("ix_source_post")       // source 0x00
+	ixWord        = []byte("ix_word_post")         // text word 0x00 (store/words.go)
+	ixWordVocab   = []byte("ix_word_vocab")        // text word → ∅, the words in ix_word_post
 
 	// Mail.
 	bRaw            = []byte("raw")               // id → raw message
@@ -57,7 +58,15 @@ var (
 
 	// Audit log of irreversible admin acts (erasure).
 	bAudit = []byte("audit") // id → audit entry
+
+	// Up to schema 4 the interaction indexes held a key per position
+	// (prefix | t | id → ∅); migration 5 replaces them.
+	indexesV4 = [][]byte{[]byte("ix_time"), []byte("ix_contact_time"), []byte("ix_type"), []byte("ix_action"),
+		[]byte("ix_owner"), []byte("ix_source"), []byte("ix_word")}
 )
+
+// postingBuckets are the interaction indexes, kept as posting lists.
+var postingBuckets = [][]byte{ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource, ixWord}
 
 var allBuckets = [][]byte{
 	bMeta, bContacts, bUsers, bTokens, bInteractions, bVocab,

@@ -10,9 +10,15 @@ import (
 )
 
 // checkedIndexes are the index buckets Check compares with what the records
-// imply (ix_word and its vocabulary are checked on their own).
+// imply, the interaction indexes (postingBuckets) aside: a file from before
+// them has none. The word vocabulary is checked on its own.
 var checkedIndexes = [][]byte{ixContactEmail, ixContactDomain, ixContactWord, ixContactName, ixOrgMember,
-	ixUserEmail, ixUserAddr, ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource, ixUnmatched, ixUnmatchedAddr}
+	ixUserEmail, ixUserAddr, ixUnmatched, ixUnmatchedAddr}
+
+// hasPostings reports whether the file has the interaction indexes as
+// posting lists: not one of schema 4 or below opened read-only (a backup
+// being checked), whose indexes the next read-write open rebuilds.
+func hasPostings(tx *bolt.Tx) bool { return tx.Bucket(ixTime) != nil }
 
 // maxStrays bounds how many stray index entries Check names per bucket.
 const maxStrays = 10
@@ -31,7 +37,7 @@ func (s *Store) Check() error {
 		return err
 	}
 	err = s.view(func(tx *bolt.Tx) error {
-		words := tx.Bucket(ixWord)
+		postings := hasPostings(tx)
 		implied := map[string]int{} // bucket → entries the records imply
 		found := map[string]int{}   // bucket → of those, how many are there
 		vocab := map[string]bool{}
@@ -75,8 +81,8 @@ func (s *Store) Check() error {
 		}
 		errs = append(errs, checkRaws(tx)...)
 		buckets := checkedIndexes
-		if words != nil {
-			buckets = append(buckets[:len(buckets):len(buckets)], ixWord)
+		if postings {
+			buckets = append(buckets[:len(buckets):len(buckets)], postingBuckets...)
 		}
 		for _, b := range buckets {
 			n, want := tx.Bucket(b).Stats().KeyN, implied[string(b)]
@@ -101,9 +107,7 @@ func (s *Store) Check() error {
 				}
 			}
 		}
-		if words == nil {
-			// A file from before the word index, opened read-only (a
-			// backup being restored): the next read-write open builds it.
+		if !postings {
 			return nil
 		}
 		n := 0
@@ -152,7 +156,7 @@ func (s *Store) checkPages() ([]error, error) {
 // impliedEntries calls fn with every index entry the records imply, and bad
 // with each record that does not decode.
 func impliedEntries(tx *bolt.Tx, fn func(indexEntry), bad func(error)) error {
-	words := tx.Bucket(ixWord) != nil
+	postings := hasPostings(tx)
 	records := []struct {
 		bucket []byte
 		index  func(id ID, v []byte) ([]indexEntry, error)
@@ -165,8 +169,8 @@ func impliedEntries(tx *bolt.Tx, fn func(indexEntry), bad func(error)) error {
 			if err != nil {
 				return nil, err
 			}
-			if !words {
-				return interactionIndex(ia), nil
+			if !postings {
+				return nil, nil // decoded: the indexes are rebuilt at the next read-write open
 			}
 			stored, err := storedWordEntries(tx, ia)
 			return append(interactionIndex(ia), stored...), err
@@ -217,6 +221,15 @@ func strayEntries(tx *bolt.Tx, b []byte) ([][]byte, error) {
 		return nil, err
 	}
 	var out [][]byte
+	if isPostings(b) {
+		err := eachPosting(tx.Bucket(b), func(k []byte) bool {
+			if !want[string(k)] {
+				out = append(out, bytes.Clone(k))
+			}
+			return len(out) < maxStrays
+		})
+		return out, err
+	}
 	c := tx.Bucket(b).Cursor()
 	for k, _ := c.First(); k != nil && len(out) < maxStrays; k, _ = c.Next() {
 		if !want[string(k)] {

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -282,9 +283,12 @@ func removeContact(tx *bolt.Tx, c *Contact, now time.Time) (contactRemoval, erro
 	// Collect first: a bbolt cursor must not see its bucket change.
 	var iids []ID
 	p := c.ID.key()
-	cur := tx.Bucket(ixContactTime).Cursor()
-	for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = cur.Next() {
-		iids = append(iids, keyID(k[16:]))
+	it := newPostingIter(tx.Bucket(ixContactTime), p, 0, hit{math.MaxUint64, math.MaxUint64})
+	for h, ok := it.next(); ok; h, ok = it.next() {
+		iids = append(iids, h.id)
+	}
+	if it.err != nil {
+		return r, it.err
 	}
 	for _, iid := range iids {
 		gone, err := detachInteraction(tx, iid, c.ID, now)
@@ -298,7 +302,7 @@ func removeContact(tx *bolt.Tx, c *Contact, now time.Time) (contactRemoval, erro
 		}
 	}
 	var members []ID
-	cur = tx.Bucket(ixOrgMember).Cursor()
+	cur := tx.Bucket(ixOrgMember).Cursor()
 	for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = cur.Next() {
 		members = append(members, keyID(k[8:]))
 	}

@@ -17,6 +17,10 @@ var (
 	// ErrBusy is returned by Accept when the journal has waited too long
 	// for the database (a temporary failure: the sender retries).
 	ErrBusy = errors.New("store: busy: received mail waits for the database")
+	// ErrOldIndexes is returned by interaction queries on a file of an
+	// older schema opened read-only: its indexes are rebuilt by the next
+	// read-write open (touchpoint serve, or any command that writes).
+	ErrOldIndexes = errors.New("store: the file's interaction indexes are of an older version; open it read-write once to rebuild them")
 	// ErrLocked is returned by Open when another process holds the database.
 	ErrLocked = errors.New("store: database in use by another process")
 )

@@ -459,10 +459,25 @@ func (s *Store) CreateInteractions(ctx context.Context, items []*Interaction) er
 	})
 }
 
-// putInteractions stores new interactions: the records in id order, then
-// each index bucket's entries sorted, so every leaf is visited once per
-// batch rather than once per entry.
+// putInteractions stores new interactions: their index entries, then the
+// records in id order.
 func putInteractions(tx *bolt.Tx, items []*Interaction) error {
+	if err := indexInteractions(tx, items); err != nil {
+		return err
+	}
+	b := tx.Bucket(bInteractions)
+	for _, ia := range items {
+		if err := b.Put(ia.ID.key(), ia.encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indexInteractions puts the index entries of many interactions, words
+// included, each bucket's entries sorted: every block and leaf is visited
+// once per batch rather than once per entry.
+func indexInteractions(tx *bolt.Tx, items []*Interaction) error {
 	byBucket := map[string][][]byte{
 		// Room for the usual counts, so the slices do not grow by copying.
 		string(ixWord):        make([][]byte, 0, 32*len(items)),
@@ -480,16 +495,7 @@ func putInteractions(tx *bolt.Tx, items []*Interaction) error {
 			return err
 		}
 	}
-	if err := syncVocab(tx, distinctWords(byBucket[string(ixWord)]), nil); err != nil {
-		return err
-	}
-	b := tx.Bucket(bInteractions)
-	for _, ia := range items {
-		if err := b.Put(ia.ID.key(), ia.encode()); err != nil {
-			return err
-		}
-	}
-	return nil
+	return syncVocab(tx, distinctWords(byBucket[string(ixWord)]), nil)
 }
 
 // UpdateInteraction applies edit to the stored interaction and saves it.

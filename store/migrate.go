@@ -50,13 +50,18 @@ var migrations = []migration{
 	// binaries, which read only raw, refuse the file instead of missing
 	// its mail.
 	{tx: func(tx *bolt.Tx, now time.Time) error { return nil }},
-	// 5: the word index as posting lists (ix_word_post, store/postings.go),
-	// built from the records; then the key-per-posting ix_word goes.
+	// 5: the interaction indexes as posting lists (the *_post buckets,
+	// store/postings.go), built from the records; then the indexes of a
+	// key per entry go.
 	{
-		batched: func(db *bolt.DB) error { return buildWordIndex(db, wordIndexBatch) },
+		batched: func(db *bolt.DB) error { return buildIndexes(db, indexBuildBatch) },
 		tx: func(tx *bolt.Tx, now time.Time) error {
-			if tx.Bucket(ixWordV4) != nil {
-				return tx.DeleteBucket(ixWordV4)
+			for _, b := range indexesV4 {
+				if tx.Bucket(b) != nil {
+					if err := tx.DeleteBucket(b); err != nil {
+						return err
+					}
+				}
 			}
 			return nil
 		},
@@ -110,57 +115,53 @@ func migrate(db *bolt.DB, now time.Time) error {
 	return nil
 }
 
-// keyWordIndexDone was migration 3's resume point; keyWordPostDone is the
-// last interaction id buildWordIndex has indexed, so a build cut short
+// keyWordIndexDone was migration 3's resume point; keyIndexPostDone is the
+// last interaction id buildIndexes has indexed, so a build cut short
 // resumes there.
 var (
 	keyWordIndexDone = []byte("word_index_done")
-	keyWordPostDone  = []byte("word_post_done")
+	keyIndexPostDone = []byte("index_post_done")
 )
 
-// wordIndexBatch is how many interactions one transaction of the build
-// indexes: a few hundred thousand word entries, sorted, then put.
-const wordIndexBatch = 20_000
+// indexBuildBatch is how many interactions one transaction of an index
+// build indexes.
+const indexBuildBatch = 20_000
 
-// buildWordIndex indexes the words of every interaction, batch at a time,
-// each batch committed with its resume point. Putting an entry twice (after
-// a crash) is harmless.
-func buildWordIndex(db *bolt.DB, batch int) error {
+// buildIndexes indexes every interaction (filter indexes and words), batch
+// at a time, each batch committed with its resume point. Indexing one
+// twice (after a crash) is harmless.
+func buildIndexes(db *bolt.DB, batch int) error {
 	for {
 		done := false
 		err := db.Update(func(tx *bolt.Tx) error {
 			meta := tx.Bucket(bMeta)
 			c := tx.Bucket(bInteractions).Cursor()
 			var k, v []byte
-			if after := meta.Get(keyWordPostDone); after != nil {
+			if after := meta.Get(keyIndexPostDone); after != nil {
 				if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
 					k, v = c.Next()
 				}
 			} else {
 				k, v = c.First()
 			}
-			var keys [][]byte
+			var items []*Interaction
 			var last []byte
-			for n := 0; k != nil && n < batch; k, v = c.Next() {
+			for ; k != nil && len(items) < batch; k, v = c.Next() {
 				ia, err := decodeInteraction(keyID(k), v)
 				if err != nil {
 					return fmt.Errorf("interaction %d: %w", keyID(k), err)
 				}
-				keys = append(keys, wordKeys(wordEntries(ia))...)
+				items = append(items, ia)
 				last = k
-				n++
 			}
 			done = k == nil
-			if err := putSorted(tx, ixWord, keys); err != nil {
-				return err
-			}
-			if err := syncVocab(tx, distinctWords(keys), nil); err != nil {
+			if err := indexInteractions(tx, items); err != nil {
 				return err
 			}
 			if done {
-				return meta.Delete(keyWordPostDone)
+				return meta.Delete(keyIndexPostDone)
 			}
-			return meta.Put(keyWordPostDone, bytes.Clone(last))
+			return meta.Put(keyIndexPostDone, bytes.Clone(last))
 		})
 		if err != nil || done {
 			return err

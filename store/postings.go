@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -29,6 +30,17 @@ import (
 //
 // Callers see positions only: postingAdd, postingRemove, postingHas, and
 // postingIter, a newest-first walk.
+
+// isPostings reports the index buckets kept as posting lists rather than a
+// key per entry.
+func isPostings(bucket []byte) bool {
+	for _, b := range postingBuckets {
+		if bytes.Equal(b, bucket) {
+			return true
+		}
+	}
+	return false
+}
 
 // maxBlock bounds the positions of one block: a point check decodes up to
 // that many, a change rewrites that many.
@@ -56,9 +68,14 @@ func blockFirst(prefix, k []byte) (hit, bool) {
 
 // encodeBlock encodes hs[1:] as deltas (hs[0] is the key); hs ascending.
 func encodeBlock(hs []hit) []byte {
-	out := make([]byte, 0, 4*len(hs))
-	for i := 1; i < len(hs); i++ {
-		dt := hs[i].t - hs[i-1].t
+	return appendDeltas(make([]byte, 0, 4*len(hs)), hs[0], hs[1:])
+}
+
+// appendDeltas appends hs (ascending, after prev) as deltas, each from the
+// one before.
+func appendDeltas(out []byte, prev hit, hs []hit) []byte {
+	for _, h := range hs {
+		dt := h.t - prev.t
 		sec, ns := dt/1e9, dt%1e9
 		if ns == 0 {
 			out = binary.AppendUvarint(out, sec<<1)
@@ -66,9 +83,21 @@ func encodeBlock(hs []hit) []byte {
 			out = binary.AppendUvarint(out, sec<<1|1)
 			out = binary.AppendUvarint(out, ns)
 		}
-		out = binary.AppendVarint(out, int64(hs[i].id-hs[i-1].id))
+		out = binary.AppendVarint(out, int64(h.id-prev.id))
+		prev = h
 	}
 	return out
+}
+
+// blockTail returns a block's last position and how many it holds.
+func blockTail(first hit, v []byte) (last hit, n int, err error) {
+	r := blockReader{v: v, cur: first}
+	last, n = first, 1
+	for h, ok := r.next(); ok; h, ok = r.next() {
+		last = h
+		n++
+	}
+	return last, n, r.err
 }
 
 // blockReader decodes a block's positions in order.
@@ -202,7 +231,10 @@ func postingRemove(b *bolt.Bucket, prefix []byte, hs []hit) error {
 
 func postingChange(b *bolt.Bucket, prefix []byte, hs []hit, add bool) error {
 	c := b.Cursor()
-	var cur, merged []hit
+	scratch := hitScratch.Get().(*[2][]hit)
+	defer hitScratch.Put(scratch)
+	cur, merged := scratch[0][:0], scratch[1][:0]
+	defer func() { scratch[0], scratch[1] = cur[:0], merged[:0] }()
 	for len(hs) > 0 {
 		k, v, bound, bounded := blockAt(c, prefix, hs[0])
 		n := len(hs)
@@ -215,6 +247,29 @@ func postingChange(b *bolt.Bucket, prefix []byte, hs []hit, add bool) error {
 		}
 		part := hs[:n]
 		hs = hs[n:]
+		if add && !bounded && k != nil {
+			// The usual write: positions after the list's last one go at
+			// the end of its last block, without decoding it into a list.
+			first, _ := blockFirst(prefix, k)
+			last, count, err := blockTail(first, v)
+			if err != nil {
+				return fmt.Errorf("%q: %w", prefix, err)
+			}
+			if last.less(part[0]) {
+				if take := min(maxBlock-count, len(part)); take > 0 {
+					nv := make([]byte, len(v), len(v)+4*take+8)
+					copy(nv, v)
+					if err := b.Put(bytes.Clone(k), appendDeltas(nv, last, part[:take])); err != nil {
+						return err
+					}
+					part = part[take:]
+				}
+				if err := putBlocks(b, prefix, part, true); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		cur = cur[:0]
 		if k != nil {
 			first, _ := blockFirst(prefix, k)
@@ -244,6 +299,10 @@ func postingChange(b *bolt.Bucket, prefix []byte, hs []hit, add bool) error {
 	}
 	return nil
 }
+
+// hitScratch holds postingChange's decoded blocks between calls: a write
+// changes a block per index entry.
+var hitScratch = sync.Pool{New: func() any { return new([2][]hit) }}
 
 // putBlocks writes hs as blocks of at most maxBlock: full ones when the
 // list only grew at its end (the usual case: new mail is newest), else
@@ -371,21 +430,37 @@ func (it *postingIter) next() (hit, bool) {
 // postingCount counts the positions of every list in b.
 func postingCount(b *bolt.Bucket) (int, error) {
 	n := 0
+	err := eachPosting(b, func([]byte) bool { n++; return true })
+	return n, err
+}
+
+// eachPosting calls fn with every position of every list in b, as an entry
+// key (prefix | t | id, valid during the call), until fn returns false.
+func eachPosting(b *bolt.Bucket, fn func(entry []byte) bool) error {
+	errStop := errors.New("stop")
+	var entry []byte
 	err := b.ForEach(func(k, v []byte) error {
 		if len(k) < 16 {
 			return fmt.Errorf("%w: key %x", errBadBlock, k)
 		}
-		r := blockReader{v: v, cur: hit{binary.BigEndian.Uint64(k[len(k)-16:]), keyID(k[len(k)-8:])}}
-		n++
-		for _, ok := r.next(); ok; _, ok = r.next() {
-			n++
+		prefix, first := splitEntry(k)
+		r := blockReader{v: v, cur: first}
+		for h, ok := first, true; ok; h, ok = r.next() {
+			entry = binary.BigEndian.AppendUint64(append(entry[:0], prefix...), h.t)
+			entry = binary.BigEndian.AppendUint64(entry, uint64(h.id))
+			if !fn(entry) {
+				return errStop
+			}
 		}
 		if r.err != nil {
 			return fmt.Errorf("%x: %w", k, r.err)
 		}
 		return nil
 	})
-	return n, err
+	if err == errStop {
+		return nil
+	}
+	return err
 }
 
 // splitEntry splits an index entry key into its prefix and position.

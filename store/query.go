@@ -1,8 +1,6 @@
 package store
 
 import (
-	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"runtime/debug"
@@ -155,28 +153,18 @@ func (a hit) less(b hit) bool { return a.t < b.t || a.t == b.t && a.id < b.id }
 // walker merges reverse walks over several prefixes of one index, newest
 // first, without repeats.
 type walker struct {
-	its     []revIter
+	its     []*postingIter
 	heads   []hit
 	ok      []bool
 	last    hit
 	started bool
 }
 
-// revIter walks one prefix of an index newest first.
-type revIter interface {
-	next() (hit, bool)
-}
-
 func newWalker(tx *bolt.Tx, t term, lo uint64, hi hit) *walker {
 	w := &walker{}
 	b := tx.Bucket(t.bucket)
 	for _, p := range t.prefixes {
-		var it revIter
-		if isPostings(t.bucket) {
-			it = newPostingIter(b, p, lo, hi)
-		} else {
-			it = newKeyIter(b, p, lo, hi)
-		}
+		it := newPostingIter(b, p, lo, hi)
 		h, ok := it.next()
 		w.its, w.heads, w.ok = append(w.its, it), append(w.heads, h), append(w.ok, ok)
 	}
@@ -208,63 +196,23 @@ func (w *walker) next() (hit, bool) {
 // err reports a damaged posting block met on the way.
 func (w *walker) err() error {
 	for _, it := range w.its {
-		if p, ok := it.(*postingIter); ok && p.err != nil {
-			return p.err
+		if it.err != nil {
+			return it.err
 		}
 	}
 	return nil
 }
 
-// keyIter walks an index kept as one key per position (prefix | t | id).
-type keyIter struct {
-	c      *bolt.Cursor
-	prefix []byte
-	lo     uint64
-	k      []byte // the next key to return
-}
-
-func newKeyIter(b *bolt.Bucket, prefix []byte, lo uint64, hi hit) *keyIter {
-	it := &keyIter{c: b.Cursor(), prefix: prefix, lo: lo}
-	k, _ := it.c.Seek(blockKey(prefix, hi))
-	if k == nil {
-		it.k, _ = it.c.Last()
-	} else {
-		it.k, _ = it.c.Prev()
-	}
-	return it
-}
-
-func (it *keyIter) next() (hit, bool) {
-	h, ok := blockFirst(it.prefix, it.k)
-	if !ok || h.t < it.lo {
-		return hit{}, false
-	}
-	it.k, _ = it.c.Prev()
-	return h, true
-}
-
-// isPostings reports the index buckets kept as posting lists
-// (store/postings.go) rather than a key per position.
-func isPostings(bucket []byte) bool { return bytes.Equal(bucket, ixWord) }
-
 // matchIndex reports whether (t, id) satisfies an indexed term.
-func matchIndex(tx *bolt.Tx, t term, h hit, buf []byte) (bool, error) {
+func matchIndex(tx *bolt.Tx, t term, h hit) (bool, error) {
 	b := tx.Bucket(t.bucket)
 	found := false
 	for _, p := range t.prefixes {
-		if isPostings(t.bucket) {
-			ok, err := postingHas(b, p, h)
-			if err != nil {
-				return false, err
-			}
-			found = ok
-		} else {
-			buf = append(buf[:0], p...)
-			buf = binary.BigEndian.AppendUint64(buf, h.t)
-			buf = binary.BigEndian.AppendUint64(buf, uint64(h.id))
-			found = b.Get(buf) != nil
+		ok, err := postingHas(b, p, h)
+		if err != nil {
+			return false, err
 		}
-		if found {
+		if found = ok; found {
 			break
 		}
 	}
@@ -272,9 +220,9 @@ func matchIndex(tx *bolt.Tx, t term, h hit, buf []byte) (bool, error) {
 }
 
 // matchIndexes reports whether (t, id) satisfies every term.
-func matchIndexes(tx *bolt.Tx, terms []term, h hit, buf []byte) (bool, error) {
+func matchIndexes(tx *bolt.Tx, terms []term, h hit) (bool, error) {
 	for _, t := range terms {
-		if ok, err := matchIndex(tx, t, h, buf); !ok || err != nil {
+		if ok, err := matchIndex(tx, t, h); !ok || err != nil {
 			return false, err
 		}
 	}
@@ -324,6 +272,9 @@ func (f *Filter) each(tx *bolt.Tx, cur *cursor, fn func(*Interaction) (bool, err
 	if f.None {
 		return nil
 	}
+	if !hasPostings(tx) {
+		return ErrOldIndexes
+	}
 	lo := uint64(0)
 	if !f.From.IsZero() {
 		lo = timeKey(f.From)
@@ -338,13 +289,12 @@ func (f *Filter) each(tx *bolt.Tx, cur *cursor, fn func(*Interaction) (bool, err
 	driver, checks := f.plan(tx, lo, hi)
 	w := newWalker(tx, driver, lo, hi)
 	items := tx.Bucket(bInteractions)
-	buf := make([]byte, 0, 96)
 	for {
 		h, ok := w.next()
 		if !ok {
 			return w.err()
 		}
-		pass, err := matchIndexes(tx, checks, h, buf)
+		pass, err := matchIndexes(tx, checks, h)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -356,7 +357,7 @@ func TestWordIndexMigration(t *testing.T) {
 	}
 	// A build cut short after one batch of 7: the next open resumes it.
 	if err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{ixWord, ixWordVocab} {
+		for _, b := range append([][]byte{ixWordVocab}, postingBuckets...) {
 			if _, err := tx.CreateBucket(b); err != nil {
 				return err
 			}
@@ -365,7 +366,7 @@ func TestWordIndexMigration(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := buildWordIndex(s.db, 7); err != nil {
+	if err := buildIndexes(s.db, 7); err != nil {
 		t.Fatal(err)
 	}
 	s.db.Update(func(tx *bolt.Tx) error {
@@ -375,7 +376,7 @@ func TestWordIndexMigration(t *testing.T) {
 			k, _ = tx.Bucket(bInteractions).Cursor().Seek(k)
 			k = binary.BigEndian.AppendUint64(nil, binary.BigEndian.Uint64(k)+1)
 		}
-		return tx.Bucket(bMeta).Put(keyWordPostDone, k)
+		return tx.Bucket(bMeta).Put(keyIndexPostDone, k)
 	})
 	s.Close()
 	reopenMigrated(t, path, want).Close()
@@ -397,7 +398,7 @@ func reopenMigrated(t *testing.T, path string, want []ID) *Store {
 		t.Errorf("after migration fund finds %d, want %d", len(got), len(want))
 	}
 	s.view(func(tx *bolt.Tx) error {
-		if tx.Bucket(bMeta).Get(keyWordPostDone) != nil {
+		if tx.Bucket(bMeta).Get(keyIndexPostDone) != nil {
 			t.Errorf("resume point left behind")
 		}
 		if v := schemaVersion(tx); v != uint64(SchemaVersion()) {
@@ -408,10 +409,10 @@ func reopenMigrated(t *testing.T, path string, want []ID) *Store {
 	return s
 }
 
-// TestWordPostMigration opens a database of schema 4, whose word index
-// was a key per posting (ix_word): migration 5 builds the posting lists
-// from the records and drops the old bucket.
-func TestWordPostMigration(t *testing.T) {
+// TestIndexPostMigration opens a database of schema 4, whose interaction
+// indexes held a key per entry (ix_time, ..., ix_word): migration 5 builds
+// the posting lists from the records and drops the old buckets.
+func TestIndexPostMigration(t *testing.T) {
 	t.Parallel()
 	path, s := openAt(t)
 	r := rand.New(rand.NewPCG(4, 5))
@@ -429,21 +430,26 @@ func TestWordPostMigration(t *testing.T) {
 	if len(want) == 0 {
 		t.Fatal("no interaction holds fund: the test data changed")
 	}
-	// Schema 4: the old bucket, its keys as that version wrote them.
+	calls := matchIDs(t, s, Filter{Types: []string{"call"}, ContactIDs: []ID{c.ID}}, 300)
+	// Schema 4: the old buckets, their keys as that version wrote them.
 	if err := s.db.Update(func(tx *bolt.Tx) error {
-		old, err := tx.CreateBucket(ixWordV4)
-		if err != nil {
-			return err
-		}
-		for _, ia := range items {
-			for _, k := range wordKeys(wordEntries(ia)) {
-				if err := old.Put(k, []byte{}); err != nil {
-					return err
+		for i, b := range postingBuckets {
+			old, err := tx.CreateBucket(indexesV4[i])
+			if err != nil {
+				return err
+			}
+			for _, ia := range items {
+				for _, e := range append(interactionIndex(ia), wordEntries(ia)...) {
+					if bytes.Equal(e.bucket, b) {
+						if err := old.Put(e.key, []byte{}); err != nil {
+							return err
+						}
+					}
 				}
 			}
-		}
-		if err := tx.DeleteBucket(ixWord); err != nil {
-			return err
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
 		}
 		return tx.Bucket(bMeta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, 4))
 	}); err != nil {
@@ -453,12 +459,27 @@ func TestWordPostMigration(t *testing.T) {
 
 	s = reopenMigrated(t, path, want)
 	defer s.Close()
+	if got := matchIDs(t, s, Filter{Types: []string{"call"}, ContactIDs: []ID{c.ID}}, 300); len(got) == 0 || !slices.Equal(got, calls) {
+		t.Errorf("after migration the contact's calls are %d, want %d", len(got), len(calls))
+	}
 	s.view(func(tx *bolt.Tx) error {
-		if tx.Bucket(ixWordV4) != nil {
-			t.Error("the old ix_word bucket is still there")
+		for _, b := range indexesV4 {
+			if tx.Bucket(b) != nil {
+				t.Errorf("the old %s bucket is still there", b)
+			}
 		}
-		if n, err := postingCount(tx.Bucket(ixWord)); n == 0 || err != nil {
-			t.Errorf("ix_word_post holds %d positions (%v)", n, err)
+		for _, b := range postingBuckets {
+			want := 0
+			for _, ia := range items {
+				for _, e := range append(interactionIndex(ia), wordEntries(ia)...) {
+					if bytes.Equal(e.bucket, b) {
+						want++
+					}
+				}
+			}
+			if n, err := postingCount(tx.Bucket(b)); n != want || err != nil {
+				t.Errorf("%s holds %d positions (%v), want %d", b, n, err, want)
+			}
 		}
 		return nil
 	})
@@ -477,7 +498,9 @@ func countPending(s *Store) int {
 }
 
 // TestCheckFileBeforeWordIndex: a backup from before the word index (no
-// ix_word bucket) still verifies read-only, so it can be restored.
+// word buckets, nor the posting lists of schema 5) still verifies
+// read-only, so it can be restored; queries on it read-only say why they
+// cannot run, and a read-write open rebuilds the indexes.
 func TestCheckFileBeforeWordIndex(t *testing.T) {
 	t.Parallel()
 	path, s := openAt(t)
@@ -494,9 +517,17 @@ func TestCheckFileBeforeWordIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := s.ListInteractions(Filter{Text: []string{"etrog"}}, 10, ""); !errors.Is(err, ErrOldIndexes) {
+		t.Errorf("free text on the old file, read-only: %v, want ErrOldIndexes", err)
+	}
+	s.Close()
+	s, err = Open(path, Options{NoSync: true, PasswordCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer s.Close()
 	if items, _, err := s.ListInteractions(Filter{Text: []string{"etrog"}}, 10, ""); err != nil || len(items) != 1 {
-		t.Errorf("free text on the old file, read-only = %d items, %v; want 1", len(items), err)
+		t.Errorf("free text after the read-write open = %d items, %v; want 1", len(items), err)
 	}
 }
 
@@ -515,7 +546,7 @@ func openAt(t *testing.T) (string, *Store) {
 // downgrade makes the file look as it was before the word index: schema 2,
 // no word buckets.
 func downgrade(tx *bolt.Tx) error {
-	for _, b := range [][]byte{ixWord, ixWordVocab} {
+	for _, b := range append([][]byte{ixWordVocab}, postingBuckets...) {
 		if err := tx.DeleteBucket(b); err != nil {
 			return err
 		}
