@@ -65,8 +65,20 @@ var (
 		[]byte("ix_owner"), []byte("ix_source"), []byte("ix_word")}
 )
 
-// postingBuckets are the interaction indexes, kept as posting lists.
+// postingBuckets are the interaction indexes, kept as posting lists, in
+// the order of the list* constants.
 var postingBuckets = [][]byte{ixTime, ixContactTime, ixType, ixAction, ixOwner, ixSource, ixWord}
+
+const (
+	listTime = iota
+	listContact
+	listType
+	listAction
+	listOwner
+	listSource
+	listWord
+	numLists
+)
 
 var allBuckets = [][]byte{
 	bMeta, bContacts, bUsers, bTokens, bInteractions, bVocab,

@@ -274,23 +274,30 @@ func (ia *Interaction) resolve(tx *bolt.Tx) error {
 // interactionIndex lists every index entry of ia: put on create, deleted on
 // delete, swapped on update; one list so the three cannot disagree.
 func interactionIndex(ia *Interaction) []indexEntry {
-	t, id := ia.OccurredAt, ia.ID
 	out := make([]indexEntry, 0, 4+len(ia.ContactIDs)+len(ia.Actions)+len(ia.OwnerIDs))
-	out = append(out,
-		indexEntry{ixTime, tiKey(nil, t, id), nil},
-		indexEntry{ixType, tiKey(strPrefix(strings.ToLower(ia.Type)), t, id), nil},
-		indexEntry{ixSource, tiKey(strPrefix(ia.Source), t, id), nil},
-	)
+	interactionLists(ia, func(list int, prefix []byte) {
+		out = append(out, indexEntry{postingBuckets[list], tiKey(prefix, ia.OccurredAt, ia.ID), nil})
+	})
+	return out
+}
+
+// interactionLists calls fn with each filter index list ia belongs to: the
+// index (in postingBuckets) and the prefix, which is valid during the call.
+func interactionLists(ia *Interaction, fn func(list int, prefix []byte)) {
+	var buf [64]byte
+	str := func(s string) []byte { return append(append(buf[:0], s...), 0) }
+	fn(listTime, nil)
+	fn(listType, str(strings.ToLower(ia.Type)))
+	fn(listSource, str(ia.Source))
 	for _, c := range ia.ContactIDs {
-		out = append(out, indexEntry{ixContactTime, tiKey(c.key(), t, id), nil})
+		fn(listContact, binary.BigEndian.AppendUint64(buf[:0], uint64(c)))
 	}
 	for _, a := range ia.Actions {
-		out = append(out, indexEntry{ixAction, tiKey(strPrefix(strings.ToLower(a)), t, id), nil})
+		fn(listAction, str(strings.ToLower(a)))
 	}
 	for _, o := range ia.OwnerIDs {
-		out = append(out, indexEntry{ixOwner, tiKey(o.key(), t, id), nil})
+		fn(listOwner, binary.BigEndian.AppendUint64(buf[:0], uint64(o)))
 	}
-	return out
 }
 
 // wordEntries lists ia's ix_word entries (store/words.go), kept apart from
@@ -474,28 +481,16 @@ func putInteractions(tx *bolt.Tx, items []*Interaction) error {
 	return nil
 }
 
-// indexInteractions puts the index entries of many interactions, words
-// included, each bucket's entries sorted: every block and leaf is visited
-// once per batch rather than once per entry.
+// indexInteractions adds many interactions to every index, words
+// included, list by list: every block and leaf is visited once per batch
+// rather than once per entry.
 func indexInteractions(tx *bolt.Tx, items []*Interaction) error {
-	byBucket := map[string][][]byte{
-		// Room for the usual counts, so the slices do not grow by copying.
-		string(ixWord):        make([][]byte, 0, 32*len(items)),
-		string(ixContactTime): make([][]byte, 0, 2*len(items)),
-		string(ixOwner):       make([][]byte, 0, 2*len(items)),
-		string(ixAction):      make([][]byte, 0, 2*len(items)),
-	}
+	var pb postingBatch
 	for _, ia := range items {
-		for _, e := range append(interactionIndex(ia), wordEntries(ia)...) {
-			byBucket[string(e.bucket)] = append(byBucket[string(e.bucket)], e.key)
-		}
+		interactionLists(ia, func(list int, prefix []byte) { pb.add(list, prefix, hitOf(ia)) })
+		pb.addWords(ia)
 	}
-	for name, keys := range byBucket {
-		if err := putSorted(tx, []byte(name), keys); err != nil {
-			return err
-		}
-	}
-	return syncVocab(tx, distinctWords(byBucket[string(ixWord)]), nil)
+	return pb.apply(tx)
 }
 
 // UpdateInteraction applies edit to the stored interaction and saves it.

@@ -82,7 +82,7 @@ func flushPendingWords(tx *bolt.Tx, min int) error {
 	}
 	slices.Reverse(pending)
 	items := tx.Bucket(bInteractions)
-	var keys [][]byte
+	var pb postingBatch
 	for _, h := range pending {
 		v := items.Get(h.id.key())
 		if v == nil {
@@ -92,18 +92,15 @@ func flushPendingWords(tx *bolt.Tx, min int) error {
 		if err != nil {
 			// Never fail the writes this commit carries over one bad
 			// record: list it as overflow (Check reports the record).
-			keys = append(keys, blockKey(strPrefix(overflowWord), h))
+			pb.add(listWord, strPrefix(overflowWord), h)
 			continue
 		}
-		keys = append(keys, wordKeys(wordEntries(ia))...)
+		pb.addWords(ia)
 	}
 	if err := postingRemove(b, p, pending); err != nil {
 		return err
 	}
-	if err := putSorted(tx, ixWord, keys); err != nil {
-		return err
-	}
-	return syncVocab(tx, distinctWords(keys), nil)
+	return pb.apply(tx)
 }
 
 // stopWords are too common to be worth a posting each: most records hold

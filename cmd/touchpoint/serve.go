@@ -25,7 +25,7 @@ import (
 // GOMEMLIMIT says otherwise.
 const defaultMemoryLimit = 192 << 20
 
-// tuneGC sets the collector for the daemon unless GOGC or GOMEMLIMIT in
+// tuneGC sets the collector for the daemon (and seed) unless GOGC or GOMEMLIMIT in
 // env (the runtime read them at start) say otherwise.
 func tuneGC(env map[string]string) {
 	if _, set := env["GOGC"]; !set {
