@@ -667,14 +667,36 @@ func (g *gen) createInteractions(ctx context.Context, s *store.Store, users []st
 			return nil
 		})
 	}()
-	done := 0
-	for b := range batches {
-		if err := s.CreateInteractions(ctx, b); err != nil {
-			return done, err
-		}
-		done += len(b)
-		p.add(len(b))
-		p.flush()
+	// Two batches in flight: while one commits, CreateInteractions gathers
+	// the next one's index positions (tokenising its text) on the other
+	// core, and the writer may commit both at once.
+	var (
+		mu      sync.Mutex
+		done    int
+		failed  error
+		workers sync.WaitGroup
+	)
+	for range 2 {
+		workers.Go(func() {
+			for b := range batches {
+				err := s.CreateInteractions(ctx, b)
+				mu.Lock()
+				if err != nil && failed == nil {
+					failed = err
+					cancel()
+				}
+				if err == nil {
+					done += len(b)
+					p.add(len(b))
+					p.flush()
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	workers.Wait()
+	if failed != nil {
+		return done, failed
 	}
 	// The channel is closed, so the generator has finished with genErr and
 	// g.counts.

@@ -453,23 +453,28 @@ func (s *Store) CreateInteractions(ctx context.Context, items []*Interaction) er
 			}
 			return err
 		}
-		ia.ID = s.NewID()
 		ia.CreatedAt, ia.UpdatedAt = now, now
 	}
+	newIDs(s, items, func(ia *Interaction, id ID) { ia.ID = id })
+	// The index positions are gathered here, tokenising included, so the
+	// single writer only writes them. resolve changes a type's or action's
+	// spelling to the list's, never its lowercase, which is what indexes.
+	pb := batchOf(items)
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		for _, ia := range items {
 			if err := ia.resolve(tx); err != nil {
 				return err
 			}
 		}
-		return putInteractions(tx, items)
+		return putInteractions(tx, items, pb)
 	})
 }
 
-// putInteractions stores new interactions: their index entries, then the
-// records in id order.
-func putInteractions(tx *bolt.Tx, items []*Interaction) error {
-	if err := indexInteractions(tx, items); err != nil {
+// putInteractions stores new interactions: their index positions (pb,
+// from batchOf(items)), then the records in id order. It may run again on
+// a retried commit: adding positions twice is harmless.
+func putInteractions(tx *bolt.Tx, items []*Interaction, pb *postingBatch) error {
+	if err := pb.apply(tx); err != nil {
 		return err
 	}
 	b := tx.Bucket(bInteractions)
@@ -481,16 +486,16 @@ func putInteractions(tx *bolt.Tx, items []*Interaction) error {
 	return nil
 }
 
-// indexInteractions adds many interactions to every index, words
-// included, list by list: every block and leaf is visited once per batch
-// rather than once per entry.
-func indexInteractions(tx *bolt.Tx, items []*Interaction) error {
-	var pb postingBatch
+// batchOf gathers the index positions of many interactions, words
+// included, list by list, for postingBatch.apply: every block and leaf is
+// then visited once per batch rather than once per entry.
+func batchOf(items []*Interaction) *postingBatch {
+	pb := new(postingBatch)
 	for _, ia := range items {
 		interactionLists(ia, func(list int, prefix []byte) { pb.add(list, prefix, hitOf(ia)) })
 		pb.addWords(ia)
 	}
-	return pb.apply(tx)
+	return pb
 }
 
 // UpdateInteraction applies edit to the stored interaction and saves it.

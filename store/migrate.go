@@ -155,7 +155,7 @@ func buildIndexes(db *bolt.DB, batch int) error {
 				last = k
 			}
 			done = k == nil
-			if err := indexInteractions(tx, items); err != nil {
+			if err := batchOf(items).apply(tx); err != nil {
 				return err
 			}
 			if done {

@@ -199,6 +199,22 @@ func (s *Store) Path() string { return s.db.Path() }
 func (s *Store) NewID() ID {
 	s.idMu.Lock()
 	defer s.idMu.Unlock()
+	return s.nextID()
+}
+
+// newIDs gives each item a new id, consecutive: batches written
+// concurrently keep apart in the id-keyed buckets, whose pages are filled
+// for appending.
+func newIDs[T any](s *Store, items []T, set func(T, ID)) {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	for _, it := range items {
+		set(it, s.nextID())
+	}
+}
+
+// nextID is NewID with idMu held.
+func (s *Store) nextID() ID {
 	ms := s.now().Sub(idEpoch).Milliseconds()
 	if ms < 0 {
 		ms = 0

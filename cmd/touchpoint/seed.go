@@ -31,7 +31,7 @@ func (c *cli) seedCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tuneGC(c.env) // the daemon's collector settings: a bulk load allocates as briskly as ingest
+	tuneGCWith(c.env, seedMemoryLimit)
 	s, err := store.Open(cfg.DBPath(), store.Options{NoSync: true})
 	if err != nil {
 		return stopFirst(err)

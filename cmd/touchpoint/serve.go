@@ -25,9 +25,17 @@ import (
 // GOMEMLIMIT says otherwise.
 const defaultMemoryLimit = 192 << 20
 
-// tuneGC sets the collector for the daemon (and seed) unless GOGC or GOMEMLIMIT in
+// seedMemoryLimit is seed's soft memory limit: a bulk load's transaction
+// holds every page it changes in memory. Measured at 1M interactions:
+// 29.4 s under 192 MiB, 25.6 s under 1 GiB (peak RssAnon 673 MiB).
+const seedMemoryLimit = 1 << 30
+
+// tuneGC sets the collector for the daemon unless GOGC or GOMEMLIMIT in
 // env (the runtime read them at start) say otherwise.
-func tuneGC(env map[string]string) {
+func tuneGC(env map[string]string) { tuneGCWith(env, defaultMemoryLimit) }
+
+// tuneGCWith is tuneGC with another soft memory limit.
+func tuneGCWith(env map[string]string, limit int64) {
 	if _, set := env["GOGC"]; !set {
 		// The live heap is small (tens of MB) and mail ingest allocates
 		// briskly: collecting less often buys CPU for little memory.
@@ -37,7 +45,7 @@ func tuneGC(env map[string]string) {
 		// GC percent 400 lets the heap reach five times what is live; a
 		// big first IMAP poll holds 20-40 MiB live. The soft limit makes
 		// the collector run sooner instead once the heap nears it.
-		debug.SetMemoryLimit(defaultMemoryLimit)
+		debug.SetMemoryLimit(limit)
 	}
 }
 

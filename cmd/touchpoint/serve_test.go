@@ -24,6 +24,14 @@ func TestTuneGC(t *testing.T) {
 		t.Errorf("memory limit %d, want %d", got, defaultMemoryLimit)
 	}
 
+	tuneGCWith(map[string]string{}, seedMemoryLimit) // seed's
+	if got := debug.SetGCPercent(100); got != 400 {
+		t.Errorf("seed: GC percent %d, want 400", got)
+	}
+	if got := debug.SetMemoryLimit(unlimited); got != seedMemoryLimit {
+		t.Errorf("seed's memory limit %d, want %d", got, seedMemoryLimit)
+	}
+
 	tuneGC(map[string]string{"GOGC": "200", "GOMEMLIMIT": "1GiB"})
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("GOGC set: GC percent changed to %d", got)
