@@ -66,7 +66,9 @@ func (pb *postingBatch) apply(tx *bolt.Tx) error {
 		for _, i := range order {
 			hs := pb.hits[list][i]
 			slices.SortFunc(hs, cmpHit)
-			if err := postingAdd(b, []byte(names[i]), slices.Compact(hs)); err != nil {
+			hs = slices.Compact(hs)
+			pb.hits[list][i] = hs // apply may run again (a retried commit)
+			if err := postingAdd(b, []byte(names[i]), hs); err != nil {
 				return err
 			}
 		}

@@ -15,10 +15,11 @@ import (
 var checkedIndexes = [][]byte{ixContactEmail, ixContactDomain, ixContactWord, ixContactName, ixOrgMember,
 	ixUserEmail, ixUserAddr, ixUnmatched, ixUnmatchedAddr}
 
-// hasPostings reports whether the file has the interaction indexes as
+// hasPostings reports whether the file's interaction indexes are complete
 // posting lists: not one of schema 4 or below opened read-only (a backup
-// being checked), whose indexes the next read-write open rebuilds.
-func hasPostings(tx *bolt.Tx) bool { return tx.Bucket(ixTime) != nil }
+// being checked), nor one whose migration 5 was cut short; the next
+// read-write open (re)builds them.
+func hasPostings(tx *bolt.Tx) bool { return schemaVersion(tx) >= postingsSchema }
 
 // maxStrays bounds how many stray index entries Check names per bucket.
 const maxStrays = 10
@@ -41,7 +42,15 @@ func (s *Store) Check() error {
 		implied := map[string]int{} // bucket → entries the records imply
 		found := map[string]int{}   // bucket → of those, how many are there
 		vocab := map[string]bool{}
-		damaged := map[string]bool{}
+		reported := map[string]bool{}
+		// report adds a problem once: a damaged block is met once per
+		// position it holds.
+		report := func(err error) {
+			if !reported[err.Error()] {
+				reported[err.Error()] = true
+				errs = append(errs, err)
+			}
+		}
 		var lastName []byte // the bucket of the previous entry, mostly the same
 		var last *bolt.Bucket
 		err := impliedEntries(tx, func(e indexEntry) {
@@ -57,11 +66,13 @@ func (s *Store) Check() error {
 			var v []byte
 			if isPostings(e.bucket) {
 				prefix, h := splitEntry(e.key)
-				if ok, err := postingHas(last, prefix, h); ok {
+				ok, err := postingHas(last, prefix, h)
+				if err != nil {
+					// Reported as the damage, not as a missing entry.
+					report(fmt.Errorf("%s: %w", e.bucket, err))
+				}
+				if ok || err != nil {
 					v = []byte{}
-				} else if err != nil && !damaged[err.Error()] {
-					damaged[err.Error()] = true // once, not once per entry it hides
-					errs = append(errs, fmt.Errorf("%s: %w", e.bucket, err))
 				}
 			} else {
 				v = last.Get(e.key)
@@ -75,7 +86,7 @@ func (s *Store) Check() error {
 			case !bytes.Equal(v, e.value) && !bytes.Equal(e.bucket, ixWord):
 				errs = append(errs, fmt.Errorf("%s: entry %x points to %x, want %x", e.bucket, e.key, v, e.value))
 			}
-		}, func(err error) { errs = append(errs, err) })
+		}, report)
 		if err != nil {
 			return err
 		}
@@ -89,7 +100,7 @@ func (s *Store) Check() error {
 			if isPostings(b) {
 				var err error
 				if n, err = postingCount(tx.Bucket(b)); err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", b, err))
+					report(fmt.Errorf("%s: %w", b, err))
 				}
 			}
 			if n != want {
@@ -100,7 +111,7 @@ func (s *Store) Check() error {
 			if n > found[string(b)] && !bytes.Equal(b, ixWord) {
 				strays, err := strayEntries(tx, b)
 				if err != nil {
-					return err
+					report(fmt.Errorf("%s: %w", b, err))
 				}
 				for _, k := range strays {
 					errs = append(errs, fmt.Errorf("%s: stray entry %x", b, k))
@@ -173,7 +184,12 @@ func impliedEntries(tx *bolt.Tx, fn func(indexEntry), bad func(error)) error {
 				return nil, nil // decoded: the indexes are rebuilt at the next read-write open
 			}
 			stored, err := storedWordEntries(tx, ia)
-			return append(interactionIndex(ia), stored...), err
+			if err != nil {
+				// The pending list is damaged, not the record: that is
+				// reported, and the record's other entries still count.
+				bad(fmt.Errorf("%s: %w", ixWord, err))
+			}
+			return append(interactionIndex(ia), stored...), nil
 		}},
 	}
 	for _, r := range records {

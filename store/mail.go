@@ -357,7 +357,7 @@ func (s *Store) ListUnmatched(f UnmatchedFilter, limit int, after string) ([]*Un
 		for {
 			h, ok := w.next()
 			if !ok {
-				return nil
+				return w.err()
 			}
 			u, err := getUnmatched(tx, h.id)
 			if err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -56,6 +57,9 @@ var migrations = []migration{
 	{
 		batched: func(db *bolt.DB) error { return buildIndexes(db, indexBuildBatch) },
 		tx: func(tx *bolt.Tx, now time.Time) error {
+			if err := tx.Bucket(bMeta).Delete(keyIndexPostDone); err != nil {
+				return err
+			}
 			for _, b := range indexesV4 {
 				if tx.Bucket(b) != nil {
 					if err := tx.DeleteBucket(b); err != nil {
@@ -69,6 +73,10 @@ var migrations = []migration{
 }
 
 var keySchemaVersion = []byte("schema_version")
+
+// postingsSchema is the first schema whose interaction indexes are posting
+// lists (migration 5).
+const postingsSchema = 5
 
 // SchemaVersion is the version a database has after Open.
 func SchemaVersion() int { return len(migrations) }
@@ -121,6 +129,9 @@ func migrate(db *bolt.DB, now time.Time) error {
 var (
 	keyWordIndexDone = []byte("word_index_done")
 	keyIndexPostDone = []byte("index_post_done")
+	// indexBuildDone is keyIndexPostDone's value once every interaction
+	// is indexed (ids are 8 bytes): the step that follows clears it.
+	indexBuildDone = []byte("done")
 )
 
 // indexBuildBatch is how many interactions one transaction of an index
@@ -137,7 +148,12 @@ func buildIndexes(db *bolt.DB, batch int) error {
 			meta := tx.Bucket(bMeta)
 			c := tx.Bucket(bInteractions).Cursor()
 			var k, v []byte
-			if after := meta.Get(keyIndexPostDone); after != nil {
+			after := meta.Get(keyIndexPostDone)
+			if bytes.Equal(after, indexBuildDone) {
+				done = true // built; a crash came before the version bump
+				return nil
+			}
+			if after != nil {
 				if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
 					k, v = c.Next()
 				}
@@ -147,19 +163,19 @@ func buildIndexes(db *bolt.DB, batch int) error {
 			var items []*Interaction
 			var last []byte
 			for ; k != nil && len(items) < batch; k, v = c.Next() {
+				last = k
 				ia, err := decodeInteraction(keyID(k), v)
 				if err != nil {
-					return fmt.Errorf("interaction %d: %w", keyID(k), err)
+					continue // not indexed: Check names the record
 				}
 				items = append(items, ia)
-				last = k
 			}
 			done = k == nil
 			if err := batchOf(items).apply(tx); err != nil {
 				return err
 			}
 			if done {
-				return meta.Delete(keyIndexPostDone)
+				return meta.Put(keyIndexPostDone, indexBuildDone)
 			}
 			return meta.Put(keyIndexPostDone, bytes.Clone(last))
 		})
@@ -167,4 +183,37 @@ func buildIndexes(db *bolt.DB, batch int) error {
 			return err
 		}
 	}
+}
+
+// RebuildIndexes drops the interaction indexes and the word vocabulary and
+// builds them again from the records (touchpoint reindex, daemon stopped):
+// the repair for a damaged posting block, which Check names. It resumes
+// like migration 5 when cut short: run it again.
+func (s *Store) RebuildIndexes() error {
+	if s.readOnly {
+		return errors.New("store: read-only")
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if resuming := tx.Bucket(bMeta).Get(keyIndexPostDone); resuming != nil && !bytes.Equal(resuming, indexBuildDone) {
+			return nil // a rebuild cut short: go on from there
+		}
+		for _, b := range append([][]byte{ixWordVocab}, postingBuckets...) {
+			if tx.Bucket(b) != nil {
+				if err := tx.DeleteBucket(b); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.CreateBucket(b); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bMeta).Delete(keyIndexPostDone)
+	})
+	if err != nil {
+		return err
+	}
+	if err := buildIndexes(s.db, indexBuildBatch); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Delete(keyIndexPostDone) })
 }

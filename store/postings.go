@@ -214,7 +214,10 @@ func postingHas(b *bolt.Bucket, prefix []byte, h hit) (bool, error) {
 			return false, nil
 		}
 	}
-	return false, r.err
+	if r.err != nil {
+		return false, fmt.Errorf("block %x: %w", k, r.err)
+	}
+	return false, nil
 }
 
 // postingAdd adds hs (ascending, no repeats) to prefix's list; positions
@@ -241,9 +244,8 @@ func postingChange(b *bolt.Bucket, prefix []byte, hs []hit, add bool) error {
 		if bounded {
 			n, _ = slices.BinarySearchFunc(hs, bound, cmpHit)
 		}
-		if n == 0 { // cannot be (the block holds or takes hs[0]): a guard for the loop
-			hs = hs[1:]
-			continue
+		if n == 0 { // cannot be: the block holds or takes hs[0]
+			return fmt.Errorf("posting list %q: no block for %v", prefix, hs[0])
 		}
 		part := hs[:n]
 		hs = hs[n:]
@@ -253,7 +255,7 @@ func postingChange(b *bolt.Bucket, prefix []byte, hs []hit, add bool) error {
 			first, _ := blockFirst(prefix, k)
 			last, count, err := blockTail(first, v)
 			if err != nil {
-				return fmt.Errorf("%q: %w", prefix, err)
+				return fmt.Errorf("block %x: %w", k, err)
 			}
 			if last.less(part[0]) {
 				if take := min(maxBlock-count, len(part)); take > 0 {
@@ -275,7 +277,7 @@ func postingChange(b *bolt.Bucket, prefix []byte, hs []hit, add bool) error {
 			first, _ := blockFirst(prefix, k)
 			var err error
 			if cur, err = decodeBlock(cur, first, v); err != nil {
-				return fmt.Errorf("%q: %w", prefix, err)
+				return fmt.Errorf("block %x: %w", k, err)
 			}
 		}
 		var appended bool
@@ -398,7 +400,7 @@ func (it *postingIter) load(k, v []byte) bool {
 	}
 	var err error
 	if it.buf, err = decodeBlock(it.buf, first, v); err != nil {
-		it.err = fmt.Errorf("%q: %w", it.prefix, err)
+		it.err = fmt.Errorf("block %x: %w", k, err)
 		it.buf = it.buf[:0]
 		return false
 	}
@@ -427,6 +429,8 @@ func (it *postingIter) next() (hit, bool) {
 	return h, true
 }
 
+func (it *postingIter) failed() error { return it.err }
+
 // postingCount counts the positions of every list in b.
 func postingCount(b *bolt.Bucket) (int, error) {
 	n := 0
@@ -435,13 +439,17 @@ func postingCount(b *bolt.Bucket) (int, error) {
 }
 
 // eachPosting calls fn with every position of every list in b, as an entry
-// key (prefix | t | id, valid during the call), until fn returns false.
+// key (prefix | t | id, valid during the call), until fn returns false. A
+// damaged block's positions up to the damage are passed; the walk goes on,
+// and the damaged blocks (the first maxDamaged) are reported at the end.
 func eachPosting(b *bolt.Bucket, fn func(entry []byte) bool) error {
 	errStop := errors.New("stop")
 	var entry []byte
+	var damaged []error
 	err := b.ForEach(func(k, v []byte) error {
 		if len(k) < 16 {
-			return fmt.Errorf("%w: key %x", errBadBlock, k)
+			damaged = append(damaged, fmt.Errorf("block %x: %w: key too short", k, errBadBlock))
+			return nil
 		}
 		prefix, first := splitEntry(k)
 		r := blockReader{v: v, cur: first}
@@ -453,15 +461,21 @@ func eachPosting(b *bolt.Bucket, fn func(entry []byte) bool) error {
 			}
 		}
 		if r.err != nil {
-			return fmt.Errorf("%x: %w", k, r.err)
+			damaged = append(damaged, fmt.Errorf("block %x: %w", k, r.err))
+		}
+		if len(damaged) >= maxDamaged {
+			return errStop
 		}
 		return nil
 	})
-	if err == errStop {
-		return nil
+	if err != nil && err != errStop {
+		return err
 	}
-	return err
+	return errors.Join(damaged...)
 }
+
+// maxDamaged bounds the damaged blocks one walk reports.
+const maxDamaged = 20
 
 // splitEntry splits an index entry key into its prefix and position.
 func splitEntry(k []byte) ([]byte, hit) {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"runtime/debug"
@@ -81,7 +82,7 @@ func (f *Filter) terms() []term {
 // (store/words.go), whose size says nothing from the prefix count: then the
 // positive term with the fewest entries in the date range drives, counted
 // up to probeCap each.
-func (f *Filter) plan(tx *bolt.Tx, lo uint64, hi hit) (driver term, checks []term) {
+func (f *Filter) plan(tx *bolt.Tx, lo uint64, hi hit) (driver term, checks []term, err error) {
 	all := f.terms()
 	var words []term
 	if !f.noWordIndex {
@@ -99,7 +100,11 @@ func (f *Filter) plan(tx *bolt.Tx, lo uint64, hi hit) (driver term, checks []ter
 			}
 			continue
 		}
-		if n := probe(tx, t, lo, hi, probeCap); best < 0 || n < bestN {
+		n, err := probe(tx, t, lo, hi, probeCap)
+		if err != nil {
+			return term{}, nil, err
+		}
+		if best < 0 || n < bestN {
 			best, bestN = i, n
 		}
 	}
@@ -109,17 +114,22 @@ func (f *Filter) plan(tx *bolt.Tx, lo uint64, hi hit) (driver term, checks []ter
 		// so look further.
 		bestN = probeCapMore
 		for i, t := range all {
-			if !t.neg {
-				if n := probe(tx, t, lo, hi, probeCapMore); n < bestN {
-					best, bestN = i, n
-				}
+			if t.neg {
+				continue
+			}
+			n, err := probe(tx, t, lo, hi, probeCapMore)
+			if err != nil {
+				return term{}, nil, err
+			}
+			if n < bestN {
+				best, bestN = i, n
 			}
 		}
 	}
 	if best < 0 {
-		return term{bucket: ixTime, prefixes: [][]byte{nil}}, all
+		return term{bucket: ixTime, prefixes: [][]byte{nil}}, all, nil
 	}
-	return all[best], append(all[:best:best], all[best+1:]...)
+	return all[best], append(all[:best:best], all[best+1:]...), nil
 }
 
 // probeCap bounds the entries counted per term when planning; when every
@@ -131,7 +141,7 @@ const (
 )
 
 // probe counts t's entries between lo and hi, up to max.
-func probe(tx *bolt.Tx, t term, lo uint64, hi hit, max int) int {
+func probe(tx *bolt.Tx, t term, lo uint64, hi hit, max int) (int, error) {
 	w := newWalker(tx, t, lo, hi)
 	n := 0
 	for ; n < max; n++ {
@@ -139,7 +149,7 @@ func probe(tx *bolt.Tx, t term, lo uint64, hi hit, max int) int {
 			break
 		}
 	}
-	return n
+	return n, w.err()
 }
 
 // hit is one index position: an interaction's time key and id.
@@ -151,21 +161,36 @@ type hit struct {
 func (a hit) less(b hit) bool { return a.t < b.t || a.t == b.t && a.id < b.id }
 
 // walker merges reverse walks over several prefixes of one index, newest
-// first, without repeats.
+// first, without repeats. It stops at the first damaged posting block
+// (err), so a result is never silently short.
 type walker struct {
-	its     []*postingIter
+	its     []revIter
 	heads   []hit
 	ok      []bool
 	last    hit
 	started bool
+	bad     error
+}
+
+// revIter walks one prefix of an index newest first; failed reports why
+// it stopped early.
+type revIter interface {
+	next() (hit, bool)
+	failed() error
 }
 
 func newWalker(tx *bolt.Tx, t term, lo uint64, hi hit) *walker {
 	w := &walker{}
 	b := tx.Bucket(t.bucket)
 	for _, p := range t.prefixes {
-		it := newPostingIter(b, p, lo, hi)
+		var it revIter
+		if isPostings(t.bucket) {
+			it = newPostingIter(b, p, lo, hi)
+		} else {
+			it = newKeyIter(b, p, lo, hi)
+		}
 		h, ok := it.next()
+		w.bad = cmp.Or(w.bad, it.failed())
 		w.its, w.heads, w.ok = append(w.its, it), append(w.heads, h), append(w.ok, ok)
 	}
 	return w
@@ -174,6 +199,9 @@ func newWalker(tx *bolt.Tx, t term, lo uint64, hi hit) *walker {
 // next returns the newest position not yet returned.
 func (w *walker) next() (hit, bool) {
 	for {
+		if w.bad != nil {
+			return hit{}, false
+		}
 		best := -1
 		for i := range w.heads {
 			if w.ok[i] && (best < 0 || w.heads[best].less(w.heads[i])) {
@@ -185,6 +213,9 @@ func (w *walker) next() (hit, bool) {
 		}
 		h := w.heads[best]
 		w.heads[best], w.ok[best] = w.its[best].next()
+		if w.bad = w.its[best].failed(); w.bad != nil {
+			return hit{}, false
+		}
 		if w.started && h == w.last {
 			continue // the same interaction under two prefixes
 		}
@@ -194,14 +225,37 @@ func (w *walker) next() (hit, bool) {
 }
 
 // err reports a damaged posting block met on the way.
-func (w *walker) err() error {
-	for _, it := range w.its {
-		if it.err != nil {
-			return it.err
-		}
-	}
-	return nil
+func (w *walker) err() error { return w.bad }
+
+// keyIter walks an index of a key per entry (prefix | t | id → ∅, the
+// unmatched queue's) newest first.
+type keyIter struct {
+	c      *bolt.Cursor
+	prefix []byte
+	lo     uint64
+	k      []byte // the next key to return
 }
+
+func newKeyIter(b *bolt.Bucket, prefix []byte, lo uint64, hi hit) *keyIter {
+	it := &keyIter{c: b.Cursor(), prefix: prefix, lo: lo}
+	if k, _ := it.c.Seek(blockKey(prefix, hi)); k == nil {
+		it.k, _ = it.c.Last()
+	} else {
+		it.k, _ = it.c.Prev()
+	}
+	return it
+}
+
+func (it *keyIter) next() (hit, bool) {
+	h, ok := blockFirst(it.prefix, it.k)
+	if !ok || h.t < it.lo {
+		return hit{}, false
+	}
+	it.k, _ = it.c.Prev()
+	return h, true
+}
+
+func (it *keyIter) failed() error { return nil }
 
 // matchIndex reports whether (t, id) satisfies an indexed term.
 func matchIndex(tx *bolt.Tx, t term, h hit) (bool, error) {
@@ -286,7 +340,10 @@ func (f *Filter) each(tx *bolt.Tx, cur *cursor, fn func(*Interaction) (bool, err
 	if cur != nil && (hit{cur.t, cur.id}).less(hi) {
 		hi = hit{cur.t, cur.id}
 	}
-	driver, checks := f.plan(tx, lo, hi)
+	driver, checks, err := f.plan(tx, lo, hi)
+	if err != nil {
+		return err
+	}
 	w := newWalker(tx, driver, lo, hi)
 	items := tx.Bucket(bInteractions)
 	for {

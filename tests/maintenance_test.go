@@ -183,3 +183,31 @@ func TestCompact(t *testing.T) {
 	}
 	c2.createInteraction(map[string]any{"contact_ids": []uint64{ct.ID}, "type": "Visit"})
 }
+
+// TestReindex rebuilds the interaction indexes of a stopped daemon's
+// database: refused while the daemon runs, then the timeline and the
+// free-text search answer as before.
+func TestReindex(t *testing.T) {
+	t.Parallel()
+	in := newInstall(t, adminPassword)
+	d := in.start(t)
+	tok := in.token(t, "--name", "r", "--role", "admin", "--user", adminEmail)
+	c := d.as(t, tok)
+	ct := c.createContact(map[string]any{"name": "Dina Levy", "emails": []string{"dina@example.com"}})
+	for i := range 30 {
+		c.createInteraction(map[string]any{"contact_ids": []uint64{ct.ID}, "type": "Call", "title": fmt.Sprintf("etrog call %d", i)})
+	}
+	wantRefused(t, in, []string{"in use", "stop the daemon"}, "reindex")
+	d.stop()
+
+	if r := in.mustRun(t, "", "reindex"); !strings.Contains(r.stdout, "rebuilt the interaction indexes") {
+		t.Errorf("reindex said %q", r.stdout)
+	}
+	d2 := in.start(t)
+	c2 := d2.as(t, tok)
+	items, _ := pages[interaction](c2, fmt.Sprintf("/api/v1/contacts/%d/interactions?limit=100", ct.ID))
+	found, _ := pages[interaction](c2, "/api/v1/interactions?q=etrog&limit=100")
+	if len(items) != 30 || len(found) != 30 {
+		t.Errorf("after reindex: timeline %d, free text %d; want 30 and 30", len(items), len(found))
+	}
+}

@@ -72,3 +72,32 @@ func (c *cli) compact(_ context.Context, args []string) error {
 	}
 	return nil
 }
+
+// reindex rebuilds the interaction indexes from the records: the repair
+// check points to when it finds a damaged index block.
+func (c *cli) reindex(_ context.Context, args []string) error {
+	fs, path := c.flags("reindex")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageError{"reindex takes no arguments"}
+	}
+	cfg, err := c.loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	s, err := store.Open(cfg.DBPath(), store.Options{})
+	if err != nil {
+		return stopFirst(err)
+	}
+	defer s.Close()
+	if err := s.RebuildIndexes(); err != nil {
+		return err
+	}
+	if err := s.Check(); err != nil {
+		return fmt.Errorf("rebuilt the indexes, but the database still does not verify:\n%w", err)
+	}
+	fmt.Fprintf(c.stdout, "rebuilt the interaction indexes of %s (verified: pages and every index)\n", cfg.DBPath())
+	return nil
+}

@@ -32,6 +32,8 @@ Usage:
   touchpoint restore BACKUP             put a backup in place of the database (daemon stopped;
                                         verified first, the old file kept aside)
   touchpoint compact [--keep-old]       rewrite the database into a smaller file (daemon stopped)
+  touchpoint reindex                    rebuild the interaction indexes from the records, the
+                                        repair for a damaged index block (daemon stopped)
   touchpoint seed --contacts N [--interactions M] [--seed S]
                                         fill an empty database with synthetic data for demos
                                         and benchmarks (daemon stopped)
@@ -118,6 +120,8 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return c.restore(ctx, rest)
 	case "compact":
 		return c.compact(ctx, rest)
+	case "reindex":
+		return c.reindex(ctx, rest)
 	case "seed":
 		return c.seedCmd(ctx, rest)
 	case "mailbox":
