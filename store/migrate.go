@@ -53,9 +53,24 @@ var migrations = []migration{
 	{tx: func(tx *bolt.Tx, now time.Time) error { return nil }},
 	// 5: the interaction indexes as posting lists (the *_post buckets,
 	// store/postings.go), built from the records; then the indexes of a
-	// key per entry go.
+	// key per entry go. A build cut short starts again from nothing: an
+	// older binary may have changed interactions since (the file was
+	// still of schema 4), and positions built before would be stale.
 	{
-		batched: func(db *bolt.DB) error { return buildIndexes(db, indexBuildBatch) },
+		batched: func(db *bolt.DB) error {
+			fresh := false
+			err := db.Update(func(tx *bolt.Tx) error {
+				if bytes.Equal(tx.Bucket(bMeta).Get(keyIndexPostDone), indexBuildDone) {
+					return nil // built; a crash came before the version bump
+				}
+				fresh = true
+				return resetIndexes(tx)
+			})
+			if err != nil || !fresh {
+				return err
+			}
+			return buildIndexes(db, indexBuildBatch)
+		},
 		tx: func(tx *bolt.Tx, now time.Time) error {
 			if err := tx.Bucket(bMeta).Delete(keyIndexPostDone); err != nil {
 				return err
@@ -194,20 +209,12 @@ func (s *Store) RebuildIndexes() error {
 		return errors.New("store: read-only")
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		// A rebuild cut short goes on from there: only binaries of
+		// schema 5 or later open this file, and they keep the lists.
 		if resuming := tx.Bucket(bMeta).Get(keyIndexPostDone); resuming != nil && !bytes.Equal(resuming, indexBuildDone) {
-			return nil // a rebuild cut short: go on from there
+			return nil
 		}
-		for _, b := range append([][]byte{ixWordVocab}, postingBuckets...) {
-			if tx.Bucket(b) != nil {
-				if err := tx.DeleteBucket(b); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.CreateBucket(b); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bMeta).Delete(keyIndexPostDone)
+		return resetIndexes(tx)
 	})
 	if err != nil {
 		return err
@@ -216,4 +223,20 @@ func (s *Store) RebuildIndexes() error {
 		return err
 	}
 	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Delete(keyIndexPostDone) })
+}
+
+// resetIndexes empties the interaction indexes and the word vocabulary
+// for a build from the records.
+func resetIndexes(tx *bolt.Tx) error {
+	for _, b := range append([][]byte{ixWordVocab}, postingBuckets...) {
+		if tx.Bucket(b) != nil {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.CreateBucket(b); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bMeta).Delete(keyIndexPostDone)
 }

@@ -355,7 +355,10 @@ func TestWordIndexMigration(t *testing.T) {
 	if err := s.db.Update(downgrade); err != nil {
 		t.Fatal(err)
 	}
-	// A build cut short after one batch of 7: the next open resumes it.
+	// A build cut short after a few batches of 7, then an older binary
+	// (the file is still of schema 2) deletes an interaction already
+	// indexed: the next open builds again from nothing, so no stale
+	// position is left (Check) and the answers are right.
 	if err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range append([][]byte{ixWordVocab}, postingBuckets...) {
 			if _, err := tx.CreateBucket(b); err != nil {
@@ -378,6 +381,18 @@ func TestWordIndexMigration(t *testing.T) {
 		}
 		return tx.Bucket(bMeta).Put(keyIndexPostDone, k)
 	})
+	var gone ID
+	s.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bInteractions).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if ia, err := decodeInteraction(keyID(k), v); err == nil && strings.Contains(strings.ToLower(ia.Title+ia.Details), "fund") {
+				gone = ia.ID
+				return tx.Bucket(bInteractions).Delete(bytes.Clone(k))
+			}
+		}
+		return errors.New("no interaction holds fund")
+	})
+	want = slices.DeleteFunc(want, func(id ID) bool { return id == gone })
 	s.Close()
 	// Cut short, the file is still of the old schema: a read-only check
 	// verifies its records, not the half-built lists.
