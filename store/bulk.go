@@ -42,12 +42,8 @@ func (pb *postingBatch) add(list int, prefix []byte, h hit) {
 
 // addWords files ia under each of its indexed words (or overflow).
 func (pb *postingBatch) addWords(ia *Interaction) {
-	words, overflow := indexWords(ia)
-	if overflow {
-		words = []string{overflowWord}
-	}
 	var buf [maxWordLen + 1]byte
-	for _, w := range words {
+	for _, w := range listedWords(ia) {
 		pb.add(listWord, append(append(buf[:0], w...), 0), hitOf(ia))
 	}
 }

@@ -53,9 +53,10 @@ func (s *Store) Check() error {
 		}
 		var lastName []byte // the bucket of the previous entry, mostly the same
 		var last *bolt.Bucket
+		var lastPostings bool
 		err := impliedEntries(tx, func(e indexEntry) {
 			if !bytes.Equal(e.bucket, lastName) {
-				lastName, last = e.bucket, tx.Bucket(e.bucket)
+				lastName, last, lastPostings = e.bucket, tx.Bucket(e.bucket), isPostings(e.bucket)
 			}
 			implied[string(e.bucket)]++
 			if bytes.Equal(e.bucket, ixWord) {
@@ -64,7 +65,7 @@ func (s *Store) Check() error {
 				}
 			}
 			var v []byte
-			if isPostings(e.bucket) {
+			if lastPostings {
 				prefix, h := splitEntry(e.key)
 				ok, err := postingHas(last, prefix, h)
 				if err != nil {

@@ -139,7 +139,8 @@ type indexEntry struct {
 func putIndex(tx *bolt.Tx, entries []indexEntry) error {
 	for _, e := range entries {
 		if isPostings(e.bucket) {
-			if err := postingPutKeys(tx.Bucket(e.bucket), [][]byte{e.key}); err != nil {
+			prefix, h := splitEntry(e.key)
+			if err := postingAdd(tx.Bucket(e.bucket), prefix, []hit{h}); err != nil {
 				return err
 			}
 			continue
@@ -158,7 +159,8 @@ func putIndex(tx *bolt.Tx, entries []indexEntry) error {
 func deleteIndex(tx *bolt.Tx, entries []indexEntry) error {
 	for _, e := range entries {
 		if isPostings(e.bucket) {
-			if err := postingDeleteKeys(tx.Bucket(e.bucket), [][]byte{e.key}); err != nil {
+			prefix, h := splitEntry(e.key)
+			if err := postingRemove(tx.Bucket(e.bucket), prefix, []hit{h}); err != nil {
 				return err
 			}
 			continue

@@ -304,10 +304,7 @@ func interactionLists(ia *Interaction, fn func(list int, prefix []byte)) {
 // interactionIndex because an interaction written alone has a pending
 // entry instead until the next flush.
 func wordEntries(ia *Interaction) []indexEntry {
-	words, overflow := indexWords(ia)
-	if overflow {
-		words = []string{overflowWord}
-	}
+	words := listedWords(ia)
 	// One allocation for all the keys: a message has dozens of words.
 	n := 0
 	for _, w := range words {
@@ -330,14 +327,12 @@ func wordEntries(ia *Interaction) []indexEntry {
 // storedWordEntries is what ix_word holds for a stored interaction: its
 // pending entry, or its words.
 func storedWordEntries(tx *bolt.Tx, ia *Interaction) ([]indexEntry, error) {
-	pk := pendingKey(ia)
-	prefix, h := splitEntry(pk)
-	pending, err := postingHas(tx.Bucket(ixWord), prefix, h)
+	pending, err := postingHas(tx.Bucket(ixWord), strPrefix(pendingWord), hitOf(ia))
 	if err != nil {
 		return nil, err
 	}
 	if pending {
-		return []indexEntry{{ixWord, pk, nil}}, nil
+		return []indexEntry{{ixWord, pendingKey(ia), nil}}, nil
 	}
 	return wordEntries(ia), nil
 }

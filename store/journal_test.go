@@ -144,6 +144,17 @@ func wantLogged(t testing.TB, s *Store, contact ID, want int) {
 	}
 }
 
+// reopenSettled opens the file at path again and wants nothing replayed
+// and want messages logged on contact.
+func reopenSettled(t testing.TB, path string, contact ID, want int) {
+	t.Helper()
+	r := openDurable(t, path)
+	defer r.Close()
+	if n := countLogged(t, r, contact); r.journalReplayed != 0 || n != want {
+		t.Errorf("reopened: %d replayed, %d logged; want 0 and %d", r.journalReplayed, n, want)
+	}
+}
+
 func countLogged(t testing.TB, s *Store, contact ID) int {
 	t.Helper()
 	items, _, err := s.Timeline(contact, 1000, "")
@@ -223,11 +234,7 @@ func TestJournalReplaysAfterCrash(t *testing.T) {
 	r.Close()
 
 	// Opening again replays nothing: the applied position was committed.
-	r = openDurable(t, crash)
-	if r.journalReplayed != 0 || countLogged(t, r, c.ID) != 41 {
-		t.Errorf("second open replayed %d, logged %d; want 0 and 41", r.journalReplayed, countLogged(t, r, c.ID))
-	}
-	r.Close()
+	reopenSettled(t, crash, c.ID, 41)
 
 	// A crash in the middle of a write: the last record is cut short.
 	crash2 := crashCopy(t, s, filepath.Join(dir, "torn"))
@@ -333,11 +340,7 @@ func TestJournalCloseAppliesEverything(t *testing.T) {
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
-	r := openDurable(t, path)
-	defer r.Close()
-	if r.journalReplayed != 0 || countLogged(t, r, c.ID) != 25 {
-		t.Errorf("replayed %d, logged %d; want 0 and 25", r.journalReplayed, countLogged(t, r, c.ID))
-	}
+	reopenSettled(t, path, c.ID, 25)
 }
 
 // TestJournalRecordRoundTrip: a record decodes to what write needs.
@@ -441,11 +444,7 @@ func TestRestoreMovesTheJournalAside(t *testing.T) {
 	if _, err := os.Stat(aside + journalSuffix); err != nil {
 		t.Errorf("the journal did not go aside with the old file: %v", err)
 	}
-	r := openDurable(t, crash)
-	defer r.Close()
-	if n := countLogged(t, r, c.ID); n != 0 || r.journalReplayed != 0 {
-		t.Errorf("restored database: %d logged, %d replayed; want the backup's 0", n, r.journalReplayed)
-	}
+	reopenSettled(t, crash, c.ID, 0) // the backup's
 }
 
 // TestCloseWhileTheDatabaseFails: the database refuses every apply (a
@@ -614,11 +613,7 @@ func TestPoisonMessageIsSetAside(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	r := openDurable(t, path)
-	defer r.Close()
-	if r.journalReplayed != 0 || countLogged(t, r, c.ID) != 2 {
-		t.Errorf("reopened: %d replayed, %d logged; want 0 and 2", r.journalReplayed, countLogged(t, r, c.ID))
-	}
+	reopenSettled(t, path, c.ID, 2)
 }
 
 // TestUndecodableRecordIsSetAside: a record that passes its checksum but

@@ -155,6 +155,16 @@ func decodeBlock(dst []hit, first hit, v []byte) ([]hit, error) {
 	return dst, r.err
 }
 
+// below positions c at the greatest key under seek and returns it (nil:
+// none): with seek a prefix and a position, the last block of the prefix
+// starting below that position, or a key of another prefix.
+func below(c *bolt.Cursor, seek []byte) (k, v []byte) {
+	if k, _ := c.Seek(seek); k == nil {
+		return c.Last()
+	}
+	return c.Prev()
+}
+
 // blockAt finds the block of prefix that holds h, or would: the one with
 // the greatest first position not above h, else (h is below them all) the
 // first one. It returns the block's key (nil: prefix has no block) and
@@ -169,12 +179,7 @@ func blockAt(c *bolt.Cursor, prefix []byte, h hit) (k, v []byte, bound hit, ok b
 		return k, v, bound, ok
 	}
 	next, nextOK := blockFirst(prefix, k)
-	var pk, pv []byte
-	if k == nil {
-		pk, pv = c.Last()
-	} else {
-		pk, pv = c.Prev()
-	}
+	pk, pv := below(c, seek)
 	if _, own := blockFirst(prefix, pk); own {
 		return pk, pv, next, nextOK
 	}
@@ -192,15 +197,10 @@ func blockAt(c *bolt.Cursor, prefix []byte, h hit) (k, v []byte, bound hit, ok b
 func postingHas(b *bolt.Bucket, prefix []byte, h hit) (bool, error) {
 	c := b.Cursor()
 	seek := blockKey(prefix, h)
-	k, v := c.Seek(seek)
-	if k != nil && bytes.Equal(k, seek) {
+	if k, _ := c.Seek(seek); bytes.Equal(k, seek) {
 		return true, nil
 	}
-	if k == nil {
-		k, v = c.Last()
-	} else {
-		k, v = c.Prev()
-	}
+	k, v := below(c, seek)
 	first, ok := blockFirst(prefix, k)
 	if !ok {
 		return false, nil
@@ -377,13 +377,7 @@ type postingIter struct {
 
 func newPostingIter(b *bolt.Bucket, prefix []byte, lo uint64, hi hit) *postingIter {
 	it := &postingIter{c: b.Cursor(), prefix: prefix, lo: lo}
-	k, v := it.c.Seek(blockKey(prefix, hi))
-	if k == nil {
-		k, v = it.c.Last()
-	} else {
-		k, v = it.c.Prev()
-	}
-	if !it.load(k, v) {
+	if !it.load(below(it.c, blockKey(prefix, hi))) {
 		it.c = nil
 		return it
 	}
@@ -481,38 +475,4 @@ const maxDamaged = 20
 func splitEntry(k []byte) ([]byte, hit) {
 	p := len(k) - 16
 	return k[:p], hit{binary.BigEndian.Uint64(k[p:]), keyID(k[p+8:])}
-}
-
-// postingPutKeys adds entry keys (prefix | t | id), sorting them first, so
-// each prefix's positions go in with one pass over its blocks.
-func postingPutKeys(b *bolt.Bucket, keys [][]byte) error {
-	return postingKeys(b, keys, true)
-}
-
-// postingDeleteKeys removes entry keys (prefix | t | id).
-func postingDeleteKeys(b *bolt.Bucket, keys [][]byte) error {
-	return postingKeys(b, keys, false)
-}
-
-func postingKeys(b *bolt.Bucket, keys [][]byte, add bool) error {
-	slices.SortFunc(keys, bytes.Compare)
-	keys = slices.CompactFunc(keys, bytes.Equal)
-	var hs []hit
-	for len(keys) > 0 {
-		prefix, _ := splitEntry(keys[0])
-		hs = hs[:0]
-		n := 0
-		for ; n < len(keys); n++ {
-			p, h := splitEntry(keys[n])
-			if !bytes.Equal(p, prefix) {
-				break
-			}
-			hs = append(hs, h)
-		}
-		if err := postingChange(b, prefix, hs, add); err != nil {
-			return err
-		}
-		keys = keys[n:]
-	}
-	return nil
 }

@@ -239,11 +239,12 @@ func TestPostingsAppendFillsBlocks(t *testing.T) {
 }
 
 // TestPostingsPutKeys: index entry keys of several prefixes, unsorted and
-// repeated, go in and out through the key-shaped entry points the index
-// code uses.
+// repeated, go in and out through putIndex and deleteIndex, the entry
+// points single writes use.
 func TestPostingsPutKeys(t *testing.T) {
 	t.Parallel()
-	s := openPostings(t)
+	_, s := openAt(t) // no Check at the end: the entries have no records
+	defer s.Close()
 	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	var keys [][]byte
 	for i := range 300 {
@@ -251,18 +252,24 @@ func TestPostingsPutKeys(t *testing.T) {
 		keys = append(keys, tiKey(strPrefix(w), at.Add(time.Duration(i*7919%300)*time.Minute), ID(i+1)))
 	}
 	keys = append(keys, bytes.Clone(keys[0]), bytes.Clone(keys[10]))
+	entries := func(keys [][]byte) []indexEntry {
+		var out []indexEntry
+		for _, k := range keys {
+			out = append(out, indexEntry{ixWord, k, nil})
+		}
+		return out
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bTestPostings)
-		if err := postingPutKeys(b, slices.Clone(keys)); err != nil {
+		if err := putIndex(tx, entries(keys)); err != nil {
 			return err
 		}
-		return postingDeleteKeys(b, slices.Clone(keys[:150]))
+		return deleteIndex(tx, entries(keys[:150]))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bTestPostings)
+		b := tx.Bucket(ixWord)
 		for i, k := range keys[:300] {
 			p, h := splitEntry(k)
 			if ok, err := postingHas(b, p, h); ok != (i >= 150) || err != nil {
@@ -387,32 +394,30 @@ func BenchmarkPostingAddBatch(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	s.db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bTestPostings); return err })
 	r := rand.New(rand.NewPCG(1, 2))
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	id := ID(1)
-	batch := func() [][]byte {
-		var keys [][]byte
+	batch := func() *postingBatch {
+		pb := new(postingBatch)
 		for range 1000 {
 			at = at.Add(time.Duration(1+r.IntN(120)) * time.Second)
 			id++
 			for range 35 {
 				w := fmt.Sprintf("w%d", int(math.Pow(r.Float64(), 3)*5000))
-				keys = append(keys, tiKey(strPrefix(w), at, id))
+				pb.add(listWord, strPrefix(w), hit{timeKey(at), id})
 			}
 		}
-		return keys
+		return pb
 	}
 	for range 6 {
-		keys := batch()
-		s.db.Update(func(tx *bolt.Tx) error { return postingPutKeys(tx.Bucket(bTestPostings), keys) })
+		s.db.Update(batch().apply)
 	}
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
-		keys := batch()
+		pb := batch()
 		b.StartTimer()
-		if err := s.db.Update(func(tx *bolt.Tx) error { return postingPutKeys(tx.Bucket(bTestPostings), keys) }); err != nil {
+		if err := s.db.Update(pb.apply); err != nil {
 			b.Fatal(err)
 		}
 	}

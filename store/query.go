@@ -238,11 +238,7 @@ type keyIter struct {
 
 func newKeyIter(b *bolt.Bucket, prefix []byte, lo uint64, hi hit) *keyIter {
 	it := &keyIter{c: b.Cursor(), prefix: prefix, lo: lo}
-	if k, _ := it.c.Seek(blockKey(prefix, hi)); k == nil {
-		it.k, _ = it.c.Last()
-	} else {
-		it.k, _ = it.c.Prev()
-	}
+	it.k, _ = below(it.c, blockKey(prefix, hi))
 	return it
 }
 

@@ -105,6 +105,16 @@ func flushPendingWords(tx *bolt.Tx, min int) error {
 	return pb.apply(tx)
 }
 
+// listedWords are the word lists ia belongs to: its indexed words, or the
+// overflow list alone.
+func listedWords(ia *Interaction) []string {
+	words, overflow := indexWords(ia)
+	if overflow {
+		return []string{overflowWord}
+	}
+	return words
+}
+
 // stopWords are too common to be worth a posting each: most records hold
 // them, so a term inside one of them (e.g. "the", "her", "out") finds a page
 // of matches quickly by reading records newest first. Changing this list

@@ -341,17 +341,7 @@ func TestCheckFindsWordIndexDamage(t *testing.T) {
 // batches, and resumes after an interrupted build.
 func TestWordIndexMigration(t *testing.T) {
 	t.Parallel()
-	path, s := openAt(t)
-	r := rand.New(rand.NewPCG(9, 9))
-	c := mustContact(t, s, Contact{Name: "Yossi"})
-	u := mustUser(t, s, "Sarah", "sarah@org.org", RoleStaff)
-	for range 50 {
-		mustInteraction(t, s, randomInteraction(r, []ID{c.ID}, []ID{u.ID}, day("2026-01-01")))
-	}
-	want := matchIDs(t, s, Filter{Text: []string{"fund"}}, 50)
-	if len(want) == 0 {
-		t.Fatal("no interaction holds fund: the test data changed")
-	}
+	path, s, _, _, want := migrationStore(t, 9, 50, false)
 	if err := s.db.Update(downgrade); err != nil {
 		t.Fatal(err)
 	}
@@ -402,6 +392,35 @@ func TestWordIndexMigration(t *testing.T) {
 	reopenMigrated(t, path, want).Close()
 }
 
+// migrationStore opens a fresh file (the caller closes it) holding n
+// random interactions of one contact, written one at a time (pending
+// words) or in one bulk batch; want is the ids free text "fund" finds.
+func migrationStore(t *testing.T, seed uint64, n int, bulk bool) (path string, s *Store, c *Contact, items []*Interaction, want []ID) {
+	t.Helper()
+	path, s = openAt(t)
+	r := rand.New(rand.NewPCG(seed, seed))
+	c = mustContact(t, s, Contact{Name: "Yossi"})
+	u := mustUser(t, s, "Sarah", "sarah@org.org", RoleStaff)
+	for range n {
+		ia := randomInteraction(r, []ID{c.ID}, []ID{u.ID}, day("2026-01-01"))
+		items = append(items, &ia)
+	}
+	if bulk {
+		if err := s.CreateInteractions(context.Background(), items); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		for _, ia := range items {
+			*ia = *mustInteraction(t, s, *ia)
+		}
+	}
+	want = matchIDs(t, s, Filter{Text: []string{"fund"}}, n)
+	if len(want) == 0 {
+		t.Fatal("no interaction holds fund: the test data changed")
+	}
+	return path, s, c, items, want
+}
+
 // reopenMigrated opens the file at path, which the open migrates, and
 // checks it: Check is clean, free text finds want (the ids of "fund"), no
 // resume point is left, the schema is current.
@@ -434,22 +453,7 @@ func reopenMigrated(t *testing.T, path string, want []ID) *Store {
 // the posting lists from the records and drops the old buckets.
 func TestIndexPostMigration(t *testing.T) {
 	t.Parallel()
-	path, s := openAt(t)
-	r := rand.New(rand.NewPCG(4, 5))
-	c := mustContact(t, s, Contact{Name: "Yossi"})
-	u := mustUser(t, s, "Sarah", "sarah@org.org", RoleStaff)
-	var items []*Interaction
-	for range 300 {
-		ia := randomInteraction(r, []ID{c.ID}, []ID{u.ID}, day("2026-01-01"))
-		items = append(items, &ia)
-	}
-	if err := s.CreateInteractions(context.Background(), items); err != nil {
-		t.Fatal(err)
-	}
-	want := matchIDs(t, s, Filter{Text: []string{"fund"}}, 300)
-	if len(want) == 0 {
-		t.Fatal("no interaction holds fund: the test data changed")
-	}
+	path, s, c, items, want := migrationStore(t, 4, 300, true)
 	calls := matchIDs(t, s, Filter{Types: []string{"call"}, ContactIDs: []ID{c.ID}}, 300)
 	// Schema 4: the old buckets, their keys as that version wrote them.
 	if err := s.db.Update(func(tx *bolt.Tx) error {

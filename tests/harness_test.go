@@ -195,6 +195,16 @@ func (in *install) mustRun(t *testing.T, stdin string, args ...string) result {
 
 // token runs `touchpoint token create args...` and returns the token, after
 // checking that it is alone on stdout.
+// startAsAdmin starts a daemon on a new install and returns an admin API
+// client of it, and the client's token for a later daemon of the install.
+func startAsAdmin(t *testing.T) (in *install, d *daemon, token string, c *client) {
+	t.Helper()
+	in = newInstall(t, adminPassword)
+	d = in.start(t)
+	token = in.token(t, "--name", "admin-client", "--role", "admin", "--user", adminEmail)
+	return in, d, token, d.as(t, token)
+}
+
 func (in *install) token(t *testing.T, args ...string) string {
 	t.Helper()
 	r := in.mustRun(t, "", append([]string{"token", "create"}, args...)...)

@@ -42,10 +42,7 @@ func wantRefused(t *testing.T, in *install, want []string, args ...string) {
 // broken file kept aside.
 func TestRestore(t *testing.T) {
 	t.Parallel()
-	in := newInstall(t, adminPassword)
-	d := in.start(t)
-	tok := in.token(t, "--name", "r", "--role", "admin", "--user", adminEmail)
-	c := d.as(t, tok)
+	in, d, tok, c := startAsAdmin(t)
 	kept := c.createContact(map[string]any{"name": "Dina Backup", "emails": []string{"dina@example.com"}})
 	ia := c.createInteraction(map[string]any{"contact_ids": []uint64{kept.ID}, "type": "Call", "title": "in the backup"})
 	backup := filepath.Join(t.TempDir(), "backup.db")
@@ -189,10 +186,7 @@ func TestCompact(t *testing.T) {
 // free-text search answer as before.
 func TestReindex(t *testing.T) {
 	t.Parallel()
-	in := newInstall(t, adminPassword)
-	d := in.start(t)
-	tok := in.token(t, "--name", "r", "--role", "admin", "--user", adminEmail)
-	c := d.as(t, tok)
+	in, d, tok, c := startAsAdmin(t)
 	ct := c.createContact(map[string]any{"name": "Dina Levy", "emails": []string{"dina@example.com"}})
 	for i := range 30 {
 		c.createInteraction(map[string]any{"contact_ids": []uint64{ct.ID}, "type": "Call", "title": fmt.Sprintf("etrog call %d", i)})

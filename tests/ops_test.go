@@ -110,10 +110,7 @@ func TestSecondProcess(t *testing.T) {
 // new daemon on it.
 func TestBackupWhileRunning(t *testing.T) {
 	t.Parallel()
-	in := newInstall(t, adminPassword)
-	d := in.start(t)
-	tok := in.token(t, "--name", "b", "--role", "admin", "--user", adminEmail)
-	c := d.as(t, tok)
+	in, d, tok, c := startAsAdmin(t)
 	ct := c.createContact(map[string]any{"name": "Miriam Stone", "emails": []string{"miriam@example.com"}})
 	ia := c.createInteraction(map[string]any{
 		"contact_ids": []uint64{ct.ID}, "type": "Visit", "address": "7 Rose Ln", "occurred_at": "2026-02-02T14:00:00Z",

@@ -127,11 +127,8 @@ func (c *cli) writeBackup(ctx context.Context, a admin, dst string) error {
 
 func (c *cli) check(ctx context.Context, args []string) error {
 	fs, path := c.flags("check")
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{"check takes no arguments"}
 	}
 	return c.withAdmin(*path, func(_ *config.Config, a admin) error {
 		if err := a.Check(ctx); err != nil {

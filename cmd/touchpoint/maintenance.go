@@ -47,11 +47,8 @@ func (c *cli) restore(_ context.Context, args []string) error {
 func (c *cli) compact(_ context.Context, args []string) error {
 	fs, path := c.flags("compact")
 	keepOld := fs.Bool("keep-old", false, "keep the original file beside the compacted one")
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return usageError{"compact takes no arguments"}
 	}
 	cfg, err := c.loadConfig(*path)
 	if err != nil {
@@ -77,11 +74,8 @@ func (c *cli) compact(_ context.Context, args []string) error {
 // check points to when it finds a damaged index block.
 func (c *cli) reindex(_ context.Context, args []string) error {
 	fs, path := c.flags("reindex")
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return usageError{"reindex takes no arguments"}
 	}
 	cfg, err := c.loadConfig(*path)
 	if err != nil {

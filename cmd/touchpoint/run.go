@@ -158,6 +158,17 @@ func (c *cli) flags(name string) (*flag.FlagSet, *string) {
 
 // parse parses flags; a flag error is a usage error (the flag package has
 // already printed it).
+// parseNoArgs is parse for a command that takes flags only.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fs.Name() + " takes no arguments"}
+	}
+	return nil
+}
+
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

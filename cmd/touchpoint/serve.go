@@ -51,11 +51,8 @@ func tuneGCWith(env map[string]string, limit int64) {
 
 func (c *cli) serve(ctx context.Context, args []string) (retErr error) {
 	fs, path := c.flags("serve")
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{"serve takes no arguments"}
 	}
 	cfg, err := c.loadConfig(*path)
 	if err != nil {
