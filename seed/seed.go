@@ -53,9 +53,12 @@ type Options struct {
 	Organizations int
 	// Seed seeds the PCG generator.
 	Seed uint64
-	// BatchSize is the number of interactions per CreateInteractions call
+	// BatchSize is the number of interactions per batch store.Load stores
 	// (one transaction each); default 5000.
 	BatchSize int
+	// LoadBudget is store.LoadOptions.Budget: the memory index positions
+	// may take before they are written (0: the store's default).
+	LoadBudget int
 	// Start and End bound occurred_at, End exclusive. End defaults to
 	// 2026-11-01 UTC (fixed, so output does not depend on the clock), Start
 	// to three years before End.
@@ -114,8 +117,9 @@ func (o Options) withDefaults() (Options, error) {
 // that order, and reports progress (records stored so far, records in all)
 // from the calling goroutine when progress is not nil. Contacts and users are
 // created from a few goroutines so the store's group commit batches them;
-// interactions go through CreateInteractions, o.BatchSize at a time, the next
-// batch generated while the previous one commits.
+// interactions go through store.Load, o.BatchSize at a time, the next batch
+// generated while the ones before are stored. The last progress report
+// comes after their index positions are written.
 //
 // On error the records already committed stay; once interactions have
 // started, the Result so far comes back with the error.
@@ -160,10 +164,10 @@ func Generate(ctx context.Context, s *store.Store, o Options, progress func(done
 
 	n, err := g.createInteractions(ctx, s, res.Users, p)
 	res.Interactions = n
+	p.finish()
 	if err != nil {
 		return res, fmt.Errorf("create interactions: %w", err)
 	}
-	p.flush()
 	if n > 0 {
 		res.Busiest = g.contacts[g.busiest()].c.ID
 	}
@@ -186,7 +190,15 @@ func (p *tracker) add(n int) {
 }
 
 func (p *tracker) flush() {
-	if p.fn != nil && p.done != p.last {
+	if p.done != p.last {
+		p.finish()
+	}
+}
+
+// finish reports even when nothing was added since the last report: the
+// interactions' index positions are written after their records.
+func (p *tracker) finish() {
+	if p.fn != nil {
 		p.fn(p.done, p.total)
 	}
 	p.last = p.done
@@ -651,6 +663,7 @@ func (g *gen) createInteractions(ctx context.Context, s *store.Store, users []st
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The next batch is generated while Load stores the ones before.
 	batches := make(chan []*store.Interaction, 1)
 	var genErr error
 	go func() {
@@ -667,40 +680,23 @@ func (g *gen) createInteractions(ctx context.Context, s *store.Store, users []st
 			return nil
 		})
 	}()
-	// Two batches in flight: while one commits, CreateInteractions gathers
-	// the next one's index positions (tokenising its text) on the other
-	// core, and the writer may commit both at once.
-	var (
-		mu      sync.Mutex
-		done    int
-		failed  error
-		workers sync.WaitGroup
-	)
-	for range 2 {
-		workers.Go(func() {
-			for b := range batches {
-				err := s.CreateInteractions(ctx, b)
-				mu.Lock()
-				if err != nil && failed == nil {
-					failed = err
-					cancel()
-				}
-				if err == nil {
-					done += len(b)
-					p.add(len(b))
-					p.flush()
-				}
-				mu.Unlock()
-			}
-		})
+	before := 0
+	n, err := s.Load(ctx, func() ([]*store.Interaction, error) { return <-batches, nil }, store.LoadOptions{
+		Budget: g.o.LoadBudget,
+		Progress: func(stored int) {
+			p.add(stored - before)
+			before = stored
+		},
+	})
+	cancel()
+	for range batches { // the generator stops at cancel
 	}
-	workers.Wait()
-	if failed != nil {
-		return done, failed
+	if err != nil {
+		return n, err
 	}
 	// The channel is closed, so the generator has finished with genErr and
 	// g.counts.
-	return done, genErr
+	return n, genErr
 }
 
 func zipf(n int, s float64) []float64 {

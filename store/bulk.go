@@ -14,31 +14,75 @@ import (
 // default 0.5: 2.49; 0.8: 1.96; 0.9: 1.99; 0.95: 2.48; 1.0: 2.44.
 const postingFill = 0.8
 
-// postingBatch gathers a batch's index positions list by list for the
-// bulk paths (bulk create, index builds, the pending words' flush): no key
-// per entry, integer sorts, and each list's blocks visited once.
+// postingBatch gathers index positions list by list for the bulk paths
+// (bulk create, Load, index builds, the pending words' flush): no key per
+// entry, and each list's blocks visited once when written.
+//
+// A list's positions are held as they come, in the blocks' own encoding
+// (2–4 bytes each, against 16 decoded) while they ascend, which they
+// mostly do: new mail is newest. The few that come below the list's last
+// are kept apart, decoded, and merged in when the list is written.
 type postingBatch struct {
-	lists [numLists]map[string]int // prefix → index in hits
-	hits  [numLists][][]hit
-	names [numLists][]string // prefixes, in hits order
+	lists [numLists]map[string]int // prefix → index in runs
+	runs  [numLists][]postingRun
+	size  int // bytes held, roughly: what Load's budget counts
 }
+
+// postingRun is one list's positions in a postingBatch.
+type postingRun struct {
+	prefix      string
+	first, last hit
+	n           int    // positions in first and deltas
+	deltas      []byte // after first, as appendDeltas
+	late        []hit  // positions that came below last, in arrival order
+}
+
+// runOverhead is what a run costs beyond its positions, for size.
+const runOverhead = 96
 
 func hitOf(ia *Interaction) hit { return hit{timeKey(ia.OccurredAt), ia.ID} }
 
-// add files h under prefix in list (an index of postingBuckets).
-func (pb *postingBatch) add(list int, prefix []byte, h hit) {
+// run returns prefix's run in list, new when missing.
+func (pb *postingBatch) run(list int, prefix []byte) *postingRun {
 	if pb.lists[list] == nil {
 		pb.lists[list] = map[string]int{}
 	}
 	i, ok := pb.lists[list][string(prefix)]
 	if !ok {
-		i = len(pb.hits[list])
+		i = len(pb.runs[list])
 		pb.lists[list][string(prefix)] = i
-		pb.names[list] = append(pb.names[list], string(prefix))
-		pb.hits[list] = append(pb.hits[list], nil)
+		pb.runs[list] = append(pb.runs[list], postingRun{prefix: string(prefix)})
+		pb.size += runOverhead + len(prefix)
 	}
-	pb.hits[list][i] = append(pb.hits[list][i], h)
+	return &pb.runs[list][i]
 }
+
+// add files h under prefix in list (an index of postingBuckets).
+func (pb *postingBatch) add(list int, prefix []byte, h hit) {
+	pb.size += pb.run(list, prefix).add(h)
+}
+
+// add adds h and returns the bytes it took.
+func (r *postingRun) add(h hit) int {
+	switch {
+	case r.n == 0:
+		r.first, r.last, r.n = h, h, 1
+		return 0
+	case r.last.less(h):
+		before := len(r.deltas)
+		r.deltas = appendDelta(r.deltas, r.last, h)
+		r.last = h
+		r.n++
+		return len(r.deltas) - before
+	case h == r.last:
+		return 0
+	}
+	r.late = append(r.late, h)
+	return hitSize
+}
+
+// hitSize is a decoded position's size in memory.
+const hitSize = 16
 
 // addWords files ia under each of its indexed words (or overflow).
 func (pb *postingBatch) addWords(ia *Interaction) {
@@ -48,30 +92,84 @@ func (pb *postingBatch) addWords(ia *Interaction) {
 	}
 }
 
-// apply writes the gathered positions, each list's sorted, and the new
-// words into the vocabulary.
-func (pb *postingBatch) apply(tx *bolt.Tx) error {
-	for list, names := range pb.names {
+// merge moves o's positions into pb; o is not used again. It is quickest
+// when o's positions come after pb's, list by list (Load merges batches in
+// order).
+func (pb *postingBatch) merge(o *postingBatch) {
+	var scratch []hit
+	for list := range o.runs {
+		for i := range o.runs[list] {
+			or := &o.runs[list][i]
+			r := pb.run(list, []byte(or.prefix))
+			switch {
+			case r.n == 0:
+				*r = *or
+				pb.size += len(or.deltas) + hitSize*len(or.late)
+			case r.last.less(or.first):
+				before := len(r.deltas)
+				r.deltas = append(appendDelta(r.deltas, r.last, or.first), or.deltas...)
+				r.last = or.last
+				r.n += or.n
+				r.late = append(r.late, or.late...)
+				pb.size += len(r.deltas) - before + hitSize*len(or.late)
+			default:
+				scratch = or.hits(scratch[:0])
+				for _, h := range scratch {
+					pb.size += r.add(h)
+				}
+			}
+		}
+	}
+}
+
+// hits appends the run's positions, ascending, without repeats, to dst.
+func (r *postingRun) hits(dst []hit) []hit {
+	if r.n == 0 {
+		return dst
+	}
+	start := len(dst)
+	dst = append(dst, r.first)
+	br := blockReader{v: r.deltas, cur: r.first}
+	for h, ok := br.next(); ok; h, ok = br.next() {
+		dst = append(dst, h)
+	}
+	if len(r.late) == 0 {
+		return dst
+	}
+	late := slices.Clone(r.late)
+	slices.SortFunc(late, cmpHit)
+	late = slices.Compact(late)
+	ordered := slices.Clone(dst[start:])
+	return mergeHits(dst[:start], ordered, late)
+}
+
+// apply writes the gathered positions at postingFill, and the new words
+// into the vocabulary. It leaves pb as it was: a retried commit applies it
+// again, harmlessly.
+func (pb *postingBatch) apply(tx *bolt.Tx) error { return pb.applyFill(tx, postingFill) }
+
+// applyFill is apply with the posting buckets' page fill: Load writes
+// lists in key order, each once, so its pages may be full.
+func (pb *postingBatch) applyFill(tx *bolt.Tx, fill float64) error {
+	var hs []hit
+	for list, runs := range pb.runs {
 		b := tx.Bucket(postingBuckets[list])
-		b.FillPercent = postingFill
-		order := make([]int, len(names))
+		b.FillPercent = fill
+		order := make([]int, len(runs))
 		for i := range order {
 			order[i] = i
 		}
-		slices.SortFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
+		slices.SortFunc(order, func(a, b int) int { return strings.Compare(runs[a].prefix, runs[b].prefix) })
 		for _, i := range order {
-			hs := pb.hits[list][i]
-			slices.SortFunc(hs, cmpHit)
-			hs = slices.Compact(hs)
-			pb.hits[list][i] = hs // apply may run again (a retried commit)
-			if err := postingAdd(b, []byte(names[i]), hs); err != nil {
+			hs = runs[i].hits(hs[:0])
+			if err := postingAdd(b, []byte(runs[i].prefix), hs); err != nil {
 				return err
 			}
 		}
 	}
-	words := make([][]byte, len(pb.names[listWord]))
-	for i, w := range pb.names[listWord] {
-		words[i] = []byte(w)
+	words := make([][]byte, len(pb.runs[listWord]))
+	for i := range pb.runs[listWord] {
+		words[i] = []byte(pb.runs[listWord][i].prefix)
 	}
 	return syncVocab(tx, words, nil)
 }

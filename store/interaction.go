@@ -439,6 +439,24 @@ func (s *Store) CreateInteraction(ctx context.Context, ia *Interaction) error {
 // none. It is the bulk path (imports, campaigns, seeding); callers keep
 // batches to a few thousand so one commit stays short.
 func (s *Store) CreateInteractions(ctx context.Context, items []*Interaction) error {
+	if err := s.prepareNew(items); err != nil {
+		return err
+	}
+	// The index positions are gathered here, tokenising included, so the
+	// single writer only writes them. resolve changes a type's or action's
+	// spelling to the list's, never its lowercase, which is what indexes.
+	pb := batchOf(items)
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		if err := resolveAll(tx, items); err != nil {
+			return err
+		}
+		return putInteractions(tx, items, pb)
+	})
+}
+
+// prepareNew validates new interactions, naming the first invalid one by
+// its index, and gives them ids and timestamps.
+func (s *Store) prepareNew(items []*Interaction) error {
 	now := s.now().UTC()
 	for i, ia := range items {
 		if err := ia.normalize(now); err != nil {
@@ -451,18 +469,16 @@ func (s *Store) CreateInteractions(ctx context.Context, items []*Interaction) er
 		ia.CreatedAt, ia.UpdatedAt = now, now
 	}
 	newIDs(s, items, func(ia *Interaction, id ID) { ia.ID = id })
-	// The index positions are gathered here, tokenising included, so the
-	// single writer only writes them. resolve changes a type's or action's
-	// spelling to the list's, never its lowercase, which is what indexes.
-	pb := batchOf(items)
-	return s.update(ctx, func(tx *bolt.Tx) error {
-		for _, ia := range items {
-			if err := ia.resolve(tx); err != nil {
-				return err
-			}
+	return nil
+}
+
+func resolveAll(tx *bolt.Tx, items []*Interaction) error {
+	for _, ia := range items {
+		if err := ia.resolve(tx); err != nil {
+			return err
 		}
-		return putInteractions(tx, items, pb)
-	})
+	}
+	return nil
 }
 
 // putInteractions stores new interactions: their index positions (pb,

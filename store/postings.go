@@ -75,18 +75,23 @@ func encodeBlock(hs []hit) []byte {
 // one before.
 func appendDeltas(out []byte, prev hit, hs []hit) []byte {
 	for _, h := range hs {
-		dt := h.t - prev.t
-		sec, ns := dt/1e9, dt%1e9
-		if ns == 0 {
-			out = binary.AppendUvarint(out, sec<<1)
-		} else {
-			out = binary.AppendUvarint(out, sec<<1|1)
-			out = binary.AppendUvarint(out, ns)
-		}
-		out = binary.AppendVarint(out, int64(h.id-prev.id))
+		out = appendDelta(out, prev, h)
 		prev = h
 	}
 	return out
+}
+
+// appendDelta appends h, after prev, as a delta from it.
+func appendDelta(out []byte, prev, h hit) []byte {
+	dt := h.t - prev.t
+	sec, ns := dt/1e9, dt%1e9
+	if ns == 0 {
+		out = binary.AppendUvarint(out, sec<<1)
+	} else {
+		out = binary.AppendUvarint(out, sec<<1|1)
+		out = binary.AppendUvarint(out, ns)
+	}
+	return binary.AppendVarint(out, int64(h.id-prev.id))
 }
 
 // blockTail returns a block's last position and how many it holds.

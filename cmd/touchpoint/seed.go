@@ -43,7 +43,8 @@ func (c *cli) seedCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("seed fills an empty database; %s already holds %d contacts", cfg.DBPath(), n)
 	}
 
-	opts := seed.Options{Contacts: *contacts, Interactions: *interactions, Users: *users, Seed: *seedValue}
+	opts := seed.Options{Contacts: *contacts, Interactions: *interactions, Users: *users, Seed: *seedValue,
+		LoadBudget: seedLoadBudget}
 	p := &seedProgress{w: c, start: time.Now(), before: *users + *contacts}
 	res, err := seed.Generate(ctx, s, opts, p.report)
 	if err != nil {
@@ -104,6 +105,11 @@ func (p *seedProgress) report(done, total int) {
 	fmt.Fprintf(p.w.stderr, "\rseed: %d/%d records (%.0f%%), %s", done, total,
 		100*float64(done)/float64(max(total, 1)), now.Sub(p.start).Round(100*time.Millisecond))
 }
+
+// seedLoadBudget is the memory seed's index positions may take before
+// they are written: a million interactions' (about 130 MB) fit, so each
+// list is written once, on full pages.
+const seedLoadBudget = 256 << 20
 
 // syncFile flushes path to disk and returns its size.
 func syncFile(path string) (int64, error) {
