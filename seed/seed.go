@@ -115,9 +115,10 @@ func (o Options) withDefaults() (Options, error) {
 
 // Generate creates users, organisations, people and interactions in s, in
 // that order, and reports progress (records stored so far, records in all)
-// from the calling goroutine when progress is not nil. Contacts and users are
-// created from a few goroutines so the store's group commit batches them;
-// interactions go through store.Load, o.BatchSize at a time, the next batch
+// from the calling goroutine when progress is not nil. Users are created
+// from a few goroutines so the store's group commit batches them (hashing
+// their passwords is the slow part); organisations, then people, go
+// through one CreateContacts call each; interactions go through store.Load, o.BatchSize at a time, the next batch
 // generated while the ones before are stored. The last progress report
 // comes after their index positions are written.
 //
@@ -204,10 +205,18 @@ func (p *tracker) finish() {
 	p.last = p.done
 }
 
+// createContacts stores cs in one CreateContacts call: a batch as large
+// as the contacts before it gets its index entries on full pages.
 func createContacts(ctx context.Context, s *store.Store, cs []*contact, p *tracker) error {
-	return createAll(ctx, len(cs), func(ctx context.Context, i int) error {
-		return s.CreateContact(ctx, cs[i].c)
-	}, p.step)
+	batch := make([]*store.Contact, len(cs))
+	for i, c := range cs {
+		batch[i] = c.c
+	}
+	if err := s.CreateContacts(ctx, batch); err != nil {
+		return err
+	}
+	p.add(len(batch))
+	return nil
 }
 
 // createAll calls create for 0..n-1 from a few goroutines and stops at the

@@ -51,3 +51,17 @@ func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 func conflict(field, format string, args ...any) error {
 	return &ConflictError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
+
+// itemError names the item of a batch a validation or conflict error is
+// about: "[3].emails".
+func itemError(i int, err error) error {
+	var ve *ValidationError
+	var ce *ConflictError
+	switch {
+	case errors.As(err, &ve):
+		ve.Field = fmt.Sprintf("[%d].%s", i, ve.Field)
+	case errors.As(err, &ce):
+		ce.Field = fmt.Sprintf("[%d].%s", i, ce.Field)
+	}
+	return err
+}

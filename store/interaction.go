@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -460,11 +458,7 @@ func (s *Store) prepareNew(items []*Interaction) error {
 	now := s.now().UTC()
 	for i, ia := range items {
 		if err := ia.normalize(now); err != nil {
-			var ve *ValidationError
-			if errors.As(err, &ve) {
-				ve.Field = fmt.Sprintf("[%d].%s", i, ve.Field)
-			}
-			return err
+			return itemError(i, err)
 		}
 		ia.CreatedAt, ia.UpdatedAt = now, now
 	}
