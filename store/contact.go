@@ -2,8 +2,10 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -175,24 +177,11 @@ func deleteIndex(tx *bolt.Tx, entries []indexEntry) error {
 // putContact checks references and uniqueness, then writes c and its index,
 // replacing old's index entries when old is not nil.
 func putContact(tx *bolt.Tx, c, old *Contact) error {
-	if c.OrganizationID != 0 {
-		org, err := getContact(tx, c.OrganizationID)
-		if err == ErrNotFound || (err == nil && org.Kind != KindOrganization) {
-			return invalid("organization_id", "%d is not an organisation", c.OrganizationID)
-		}
-		if err != nil {
-			return err
-		}
+	if err := checkOrganization(tx, c); err != nil {
+		return err
 	}
-	for _, e := range c.Emails {
-		if v := tx.Bucket(ixContactEmail).Get([]byte(e)); v != nil && keyID(v) != c.ID {
-			return conflict("emails", "%s already belongs to contact %d", e, keyID(v))
-		}
-	}
-	for _, d := range c.Domains {
-		if v := tx.Bucket(ixContactDomain).Get([]byte(d)); v != nil && keyID(v) != c.ID {
-			return conflict("domains", "%s already belongs to organisation %d", d, keyID(v))
-		}
+	if err := checkAddresses(c, storedHolder(tx)); err != nil {
+		return err
 	}
 	if old != nil {
 		if old.Kind == KindOrganization && c.Kind != KindOrganization && hasMembers(tx, c.ID) {
@@ -206,6 +195,48 @@ func putContact(tx *bolt.Tx, c, old *Contact) error {
 		return err
 	}
 	return tx.Bucket(bContacts).Put(c.ID.key(), c.encode())
+}
+
+// checkOrganization checks that c's organisation, if any, is one.
+func checkOrganization(tx *bolt.Tx, c *Contact) error {
+	if c.OrganizationID == 0 {
+		return nil
+	}
+	org, err := getContact(tx, c.OrganizationID)
+	if err == ErrNotFound || (err == nil && org.Kind != KindOrganization) {
+		return invalid("organization_id", "%d is not an organisation", c.OrganizationID)
+	}
+	return err
+}
+
+// holder returns the contact an address (ixContactEmail) or domain
+// (ixContactDomain) belongs to, if any.
+type holder func(bucket []byte, key string) (ID, bool)
+
+func storedHolder(tx *bolt.Tx) holder {
+	return func(bucket []byte, key string) (ID, bool) {
+		v := tx.Bucket(bucket).Get([]byte(key))
+		if v == nil {
+			return 0, false
+		}
+		return keyID(v), true
+	}
+}
+
+// checkAddresses checks that no other contact holds c's addresses and
+// domains.
+func checkAddresses(c *Contact, held holder) error {
+	for _, e := range c.Emails {
+		if id, ok := held(ixContactEmail, e); ok && id != c.ID {
+			return conflict("emails", "%s already belongs to contact %d", e, id)
+		}
+	}
+	for _, d := range c.Domains {
+		if id, ok := held(ixContactDomain, d); ok && id != c.ID {
+			return conflict("domains", "%s already belongs to organisation %d", d, id)
+		}
+	}
+	return nil
 }
 
 func hasMembers(tx *bolt.Tx, org ID) bool {
@@ -254,12 +285,42 @@ func (s *Store) CreateContacts(ctx context.Context, cs []*Contact) error {
 			}
 		}
 		records.FillPercent = 1
-		for i, c := range cs {
-			if err := putContact(tx, c, nil); err != nil {
-				return itemError(i, err)
+		// Records first, so members may name an organisation of the batch.
+		for _, c := range cs {
+			if err := records.Put(c.ID.key(), c.encode()); err != nil {
+				return err
 			}
 		}
-		return nil
+		// The batch's addresses and domains, checked as they are taken.
+		batch := map[string]ID{}
+		held := storedHolder(tx)
+		inBatch := func(bucket []byte, key string) (ID, bool) {
+			if id, ok := batch[string(bucket)+"\x00"+key]; ok {
+				return id, true
+			}
+			return held(bucket, key)
+		}
+		var entries []indexEntry
+		for i, c := range cs {
+			if err := checkOrganization(tx, c); err != nil {
+				return itemError(i, err)
+			}
+			if err := checkAddresses(c, inBatch); err != nil {
+				return itemError(i, err)
+			}
+			for _, e := range contactIndex(c) {
+				if e.value != nil { // an address or a domain: unique
+					batch[string(e.bucket)+"\x00"+string(e.key)] = c.ID
+				}
+				entries = append(entries, e)
+			}
+		}
+		// In key order: bbolt inserts into a node's sorted slice, so keys in
+		// random order would move half of a large node for each.
+		slices.SortFunc(entries, func(a, b indexEntry) int {
+			return cmp.Or(bytes.Compare(a.bucket, b.bucket), bytes.Compare(a.key, b.key))
+		})
+		return putIndex(tx, entries)
 	})
 }
 
