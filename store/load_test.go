@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // loadItems makes n interactions over two contacts, mostly in time order
@@ -59,32 +61,7 @@ func TestLoadMatchesCreateInteractions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	const n = 3000
-	filters := map[string]Filter{
-		"all":           {},
-		"type":          {Types: []string{"call"}},
-		"word":          {Text: []string{"etrog"}},
-		"word and type": {Text: []string{"lulav"}, Types: []string{"visit", "email"}},
-		"not word":      {NotText: []string{"sukkah"}},
-		"range":         {From: day("2026-02-01"), To: day("2026-02-15")},
-	}
-	// query runs every filter, and a contact's timeline, on s.
-	query := func(t *testing.T, s *Store, contact ID) map[string][]string {
-		t.Helper()
-		out := map[string][]string{}
-		for name, f := range filters {
-			got, _, err := listAll(s, f, 500)
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			out[name] = titles(got)
-		}
-		got, _, err := listAll(s, Filter{ContactIDs: []ID{contact}}, 500)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out["contact"] = titles(got)
-		return out
-	}
+	query := func(t *testing.T, s *Store, contact ID) map[string][]string { return queryTitles(t, s, contact) }
 	// setup opens a store with two contacts and the n items for them.
 	setup := func(t *testing.T) (*Store, ID, []*Interaction) {
 		s := openTest(t)
@@ -128,6 +105,74 @@ func TestLoadMatchesCreateInteractions(t *testing.T) {
 				t.Errorf("Check after Load: %v", err)
 			}
 		})
+	}
+}
+
+// loadFilters are the queries the bulk paths' tests compare stores by.
+var loadFilters = map[string]Filter{
+	"all":           {},
+	"type":          {Types: []string{"call"}},
+	"word":          {Text: []string{"etrog"}},
+	"word and type": {Text: []string{"lulav"}, Types: []string{"visit", "email"}},
+	"not word":      {NotText: []string{"sukkah"}},
+	"range":         {From: day("2026-02-01"), To: day("2026-02-15")},
+}
+
+// queryTitles runs every loadFilters query, and contact's timeline, on s.
+func queryTitles(t *testing.T, s *Store, contact ID) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for name, f := range loadFilters {
+		got, _, err := listAll(s, f, 500)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out[name] = titles(got)
+	}
+	got, _, err := listAll(s, Filter{ContactIDs: []ID{contact}}, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["contact"] = titles(got)
+	return out
+}
+
+// TestBuildIndexesBudgets: an index build from the records (migration 5,
+// touchpoint reindex) writes the same lists whether it writes after every
+// batch of records read, after a few, or once.
+func TestBuildIndexesBudgets(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := context.Background()
+	a, b := mustContact(t, s, Contact{Name: "Yossi"}), mustContact(t, s, Contact{Name: "Dina"})
+	items := loadItems(rand.New(rand.NewPCG(5, 6)), []ID{a.ID, b.ID}, 2000)
+	for part := range slices.Chunk(items[:1990], 500) {
+		if err := s.CreateInteractions(ctx, part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ia := range items[1990:] { // pending words
+		if err := s.CreateInteraction(ctx, ia); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := queryTitles(t, s, a.ID)
+	for _, budget := range []int{0, 2000, 1 << 30} {
+		if err := s.db.Update(resetIndexes); err != nil {
+			t.Fatal(err)
+		}
+		if err := buildIndexes(s.db, 150, budget); err != nil {
+			t.Fatal(err)
+		}
+		if got := queryTitles(t, s, a.ID); !equalResults(got, want) {
+			t.Errorf("budget %d: the rebuilt indexes answer differently", budget)
+		}
+		if err := s.Check(); err != nil {
+			t.Errorf("budget %d: Check: %v", budget, err)
+		}
+		if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Delete(keyIndexPostDone) }); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

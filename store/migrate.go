@@ -69,7 +69,7 @@ var migrations = []migration{
 			if err != nil || !fresh {
 				return err
 			}
-			return buildIndexes(db, indexBuildBatch)
+			return buildIndexes(db, indexBuildBatch, indexBuildBudget)
 		},
 		tx: func(tx *bolt.Tx, now time.Time) error {
 			if err := tx.Bucket(bMeta).Delete(keyIndexPostDone); err != nil {
@@ -149,25 +149,39 @@ var (
 	indexBuildDone = []byte("done")
 )
 
-// indexBuildBatch is how many interactions one transaction of an index
-// build indexes.
-const indexBuildBatch = 20_000
+// indexBuildBatch is how many interactions buildIndexes reads in one
+// read transaction; indexBuildBudget bounds the memory their gathered
+// positions take before they are written, with the resume point, in one
+// write transaction. A million interactions gather about 130 MB.
+const (
+	indexBuildBatch  = 20_000
+	indexBuildBudget = 32 << 20
+)
 
-// buildIndexes indexes every interaction (filter indexes and words), batch
-// at a time, each batch committed with its resume point. Indexing one
-// twice (after a crash) is harmless.
-func buildIndexes(db *bolt.DB, batch int) error {
+// buildIndexes indexes every interaction (filter indexes and words): it
+// reads the records batch at a time and gathers their positions, encoded
+// (postingBatch), writing them with the resume point whenever they pass
+// budget and at the end. Each list is then written once per budget's
+// worth rather than once per batch of records. Nothing else writes
+// meanwhile (a migration at Open, or touchpoint reindex with the daemon
+// stopped); indexing one twice (after a crash) is harmless.
+func buildIndexes(db *bolt.DB, batch, budget int) error {
+	var after []byte
+	err := db.View(func(tx *bolt.Tx) error {
+		after = bytes.Clone(tx.Bucket(bMeta).Get(keyIndexPostDone))
+		return nil
+	})
+	if err != nil || bytes.Equal(after, indexBuildDone) {
+		return err // built; a crash came before the version bump
+	}
+	gathered := new(postingBatch)
 	for {
+		var items []*Interaction
+		var last []byte
 		done := false
-		err := db.Update(func(tx *bolt.Tx) error {
-			meta := tx.Bucket(bMeta)
+		err := db.View(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bInteractions).Cursor()
 			var k, v []byte
-			after := meta.Get(keyIndexPostDone)
-			if bytes.Equal(after, indexBuildDone) {
-				done = true // built; a crash came before the version bump
-				return nil
-			}
 			if after != nil {
 				if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
 					k, v = c.Next()
@@ -175,8 +189,6 @@ func buildIndexes(db *bolt.DB, batch int) error {
 			} else {
 				k, v = c.First()
 			}
-			var items []*Interaction
-			var last []byte
 			for ; k != nil && len(items) < batch; k, v = c.Next() {
 				last = k
 				ia, err := decodeInteraction(keyID(k), v)
@@ -185,18 +197,34 @@ func buildIndexes(db *bolt.DB, batch int) error {
 				}
 				items = append(items, ia)
 			}
+			last = bytes.Clone(last)
 			done = k == nil
-			if err := batchOf(items).apply(tx); err != nil {
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		gathered.merge(batchOf(items))
+		if last != nil {
+			after = last
+		}
+		if !done && gathered.size < budget {
+			continue
+		}
+		resume := after
+		if done {
+			resume = indexBuildDone
+		}
+		err = db.Update(func(tx *bolt.Tx) error {
+			if err := gathered.apply(tx); err != nil {
 				return err
 			}
-			if done {
-				return meta.Put(keyIndexPostDone, indexBuildDone)
-			}
-			return meta.Put(keyIndexPostDone, bytes.Clone(last))
+			return tx.Bucket(bMeta).Put(keyIndexPostDone, resume)
 		})
 		if err != nil || done {
 			return err
 		}
+		gathered = new(postingBatch)
 	}
 }
 
@@ -219,7 +247,7 @@ func (s *Store) RebuildIndexes() error {
 	if err != nil {
 		return err
 	}
-	if err := buildIndexes(s.db, indexBuildBatch); err != nil {
+	if err := buildIndexes(s.db, indexBuildBatch, indexBuildBudget); err != nil {
 		return err
 	}
 	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Delete(keyIndexPostDone) })

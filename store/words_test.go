@@ -359,7 +359,7 @@ func TestWordIndexMigration(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := buildIndexes(s.db, 7); err != nil {
+	if err := buildIndexes(s.db, 7, 0); err != nil {
 		t.Fatal(err)
 	}
 	s.db.Update(func(tx *bolt.Tx) error {
