@@ -12,7 +12,8 @@ type Summary struct {
 	UserIDs          []store.ID `json:"user_ids"`
 	BusiestContactID store.ID   `json:"busiest_contact_id"`
 	// ElapsedSeconds is the whole fill; InteractionsSeconds the part after
-	// the last contact was stored (the bulk path alone).
+	// the last contact was stored, to the end of store.Load: records and
+	// index lists written.
 	ElapsedSeconds      float64 `json:"elapsed_seconds"`
 	InteractionsSeconds float64 `json:"interactions_seconds"`
 	FileBytes           int64   `json:"file_bytes"`
