@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -96,7 +97,7 @@ func (pb *postingBatch) addWords(ia *Interaction) {
 // when o's positions come after pb's, list by list (Load merges batches in
 // order).
 func (pb *postingBatch) merge(o *postingBatch) {
-	var scratch []hit
+	var scratch, tmp []hit
 	for list := range o.runs {
 		for i := range o.runs[list] {
 			or := &o.runs[list][i]
@@ -113,7 +114,7 @@ func (pb *postingBatch) merge(o *postingBatch) {
 				r.late = append(r.late, or.late...)
 				pb.size += len(r.deltas) - before + hitSize*len(or.late)
 			default:
-				scratch = or.hits(scratch[:0])
+				scratch, tmp = or.hits(scratch[:0], tmp)
 				for _, h := range scratch {
 					pb.size += r.add(h)
 				}
@@ -122,25 +123,92 @@ func (pb *postingBatch) merge(o *postingBatch) {
 	}
 }
 
-// hits appends the run's positions, ascending, without repeats, to dst.
-func (r *postingRun) hits(dst []hit) []hit {
+// hits appends the run's positions, ascending, without repeats, to dst;
+// tmp is scratch space, returned for the next call.
+func (r *postingRun) hits(dst, tmp []hit) ([]hit, []hit) {
+	if len(r.late) == 0 {
+		return r.decode(dst), tmp
+	}
+	// Sorted in place: the same positions, so an apply run again (a
+	// retried commit) finds them as they were, only sorted.
+	slices.SortFunc(r.late, cmpHit)
+	r.late = slices.Compact(r.late)
+	tmp = r.decode(tmp[:0])
+	return mergeHits(dst, tmp, r.late), tmp
+}
+
+// decode appends the ascending positions, first and deltas, to dst.
+func (r *postingRun) decode(dst []hit) []hit {
 	if r.n == 0 {
 		return dst
 	}
-	start := len(dst)
 	dst = append(dst, r.first)
 	br := blockReader{v: r.deltas, cur: r.first}
 	for h, ok := br.next(); ok; h, ok = br.next() {
 		dst = append(dst, h)
 	}
-	if len(r.late) == 0 {
-		return dst
+	return dst
+}
+
+// put writes the run as the blocks of a list that has none, full ones
+// (maxBlock positions), merging the late positions in as it goes: no
+// decoded copy of the list is made. The blocks' values share one buffer.
+func (r *postingRun) put(b *bolt.Bucket) error {
+	if r.n == 0 {
+		return nil
 	}
-	late := slices.Clone(r.late)
-	slices.SortFunc(late, cmpHit)
-	late = slices.Compact(late)
-	ordered := slices.Clone(dst[start:])
-	return mergeHits(dst[:start], ordered, late)
+	slices.SortFunc(r.late, cmpHit) // the same positions: a retry finds them sorted
+	r.late = slices.Compact(r.late)
+	prefix := []byte(r.prefix)
+	buf := make([]byte, 0, len(r.deltas)+5*len(r.late)+8)
+	var (
+		first, last hit
+		n, start    int
+	)
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		err := b.Put(blockKey(prefix, first), buf[start:len(buf):len(buf)])
+		start, n = len(buf), 0
+		return err
+	}
+	emit := func(h hit) error {
+		if n > 0 && h == last {
+			return nil
+		}
+		if n == maxBlock {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if n == 0 {
+			first = h
+		} else {
+			buf = appendDelta(buf, last, h)
+		}
+		last = h
+		n++
+		return nil
+	}
+	br := blockReader{v: r.deltas, cur: r.first}
+	late := r.late
+	for h, ok := r.first, true; ok; h, ok = br.next() {
+		for len(late) > 0 && late[0].less(h) {
+			if err := emit(late[0]); err != nil {
+				return err
+			}
+			late = late[1:]
+		}
+		if err := emit(h); err != nil {
+			return err
+		}
+	}
+	if br.err != nil {
+		return fmt.Errorf("posting list %q: %w", r.prefix, br.err)
+	}
+	return flush() // every late position came below a position of the run
+
 }
 
 // apply writes the gathered positions at postingFill, and the new words
@@ -151,17 +219,26 @@ func (pb *postingBatch) apply(tx *bolt.Tx) error { return pb.applyFill(tx, posti
 // applyFill is apply with the posting buckets' page fill: Load writes
 // lists in key order, each once, so its pages may be full.
 func (pb *postingBatch) applyFill(tx *bolt.Tx, fill float64) error {
-	var hs []hit
+	var hs, tmp []hit
 	for list, runs := range pb.runs {
 		b := tx.Bucket(postingBuckets[list])
 		b.FillPercent = fill
+		// Into an empty bucket (a load's or an index build's first write)
+		// every list is new: its blocks are encoded straight from the run.
+		fresh, _ := b.Cursor().First()
 		order := make([]int, len(runs))
 		for i := range order {
 			order[i] = i
 		}
 		slices.SortFunc(order, func(a, b int) int { return strings.Compare(runs[a].prefix, runs[b].prefix) })
 		for _, i := range order {
-			hs = runs[i].hits(hs[:0])
+			if fresh == nil {
+				if err := runs[i].put(b); err != nil {
+					return err
+				}
+				continue
+			}
+			hs, tmp = runs[i].hits(hs[:0], tmp)
 			if err := postingAdd(b, []byte(runs[i].prefix), hs); err != nil {
 				return err
 			}

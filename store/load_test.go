@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -225,10 +226,12 @@ func TestLoadStops(t *testing.T) {
 			case stop == "next fails" && !errors.Is(err, nextErr):
 				t.Fatalf("Load: %v, want next's error", err)
 			}
-			// Batch 5 failed; the one in flight beside it may have been
-			// stored or not.
-			if stored != 400 && stored != 500 {
-				t.Errorf("stored %d, want 400 or 500", stored)
+			// Batch 5 failed. Batches 1-3 were stored before it was
+			// taken; batch 4, in flight beside it, may have been stored or
+			// stopped by the cancellation, and batch 6 may have been taken
+			// before the failure was known.
+			if stored%100 != 0 || stored < 300 || stored > 500 {
+				t.Errorf("stored %d, want 300, 400 or 500", stored)
 			}
 			all, _, err := listAll(s, Filter{}, 500)
 			if err != nil || len(all) != stored {
@@ -242,9 +245,12 @@ func TestLoadStops(t *testing.T) {
 }
 
 // TestPostingBatchMerge: positions merged from batches, in order or not,
-// with repeats and late ones, come out as the sorted union.
+// with repeats and late ones, come out as the sorted union, and are
+// written as that list into an empty bucket or beside an existing list.
 func TestPostingBatchMerge(t *testing.T) {
 	t.Parallel()
+	s := openTest(t)
+	t.Cleanup(func() { s.db.Update(resetIndexes) }) // no records behind these lists
 	r := rand.New(rand.NewPCG(3, 4))
 	prefix := strPrefix("etrog")
 	for round := range 50 {
@@ -267,10 +273,36 @@ func TestPostingBatchMerge(t *testing.T) {
 		all = slices.Compact(all)
 		var got []hit
 		if len(all) > 0 {
-			got = acc.runs[listWord][acc.lists[listWord][string(prefix)]].hits(nil)
+			got, _ = acc.runs[listWord][acc.lists[listWord][string(prefix)]].hits(nil, nil)
 		}
 		if !slices.Equal(got, all) {
 			t.Fatalf("round %d: merged %d positions, want %d:\n%v\n%v", round, len(got), len(all), got, all)
+		}
+		// Written twice: into the emptied bucket, then again over itself.
+		for pass, start := range []func(tx *bolt.Tx) error{resetIndexes, func(*bolt.Tx) error { return nil }} {
+			if err := s.db.Update(func(tx *bolt.Tx) error {
+				if err := start(tx); err != nil {
+					return err
+				}
+				return acc.applyFill(tx, 1)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			var stored []hit
+			s.view(func(tx *bolt.Tx) error {
+				it := newPostingIter(tx.Bucket(ixWord), prefix, 0, hit{math.MaxUint64, math.MaxUint64})
+				for h, ok := it.next(); ok; h, ok = it.next() {
+					stored = append(stored, h)
+				}
+				if it.err != nil {
+					t.Fatal(it.err)
+				}
+				return nil
+			})
+			slices.Reverse(stored)
+			if !slices.Equal(stored, all) {
+				t.Fatalf("round %d, pass %d: stored %d positions, want %d:\n%v\n%v", round, pass, len(stored), len(all), stored, all)
+			}
 		}
 	}
 }

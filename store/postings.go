@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -331,13 +332,10 @@ func putBlocks(b *bolt.Bucket, prefix []byte, hs []hit, appended bool) error {
 }
 
 func cmpHit(a, b hit) int {
-	switch {
-	case a.less(b):
-		return -1
-	case b.less(a):
-		return 1
+	if a.t != b.t {
+		return cmp.Compare(a.t, b.t)
 	}
-	return 0
+	return cmp.Compare(a.id, b.id)
 }
 
 // mergeHits appends the union of two ascending lists to dst.
