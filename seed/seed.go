@@ -115,7 +115,8 @@ func (o Options) withDefaults() (Options, error) {
 
 // Generate creates users, organisations, people and interactions in s, in
 // that order, and reports progress (records stored so far, records in all)
-// from the calling goroutine when progress is not nil. Users are created
+// when progress is not nil: one call at a time, from the calling goroutine
+// or, for interactions, from store.Load's. Users are created
 // from a few goroutines so the store's group commit batches them (hashing
 // their passwords is the slow part); organisations, then people, go
 // through one CreateContacts call each; interactions go through store.Load, o.BatchSize at a time, the next batch

@@ -38,8 +38,9 @@ type postingRun struct {
 	late        []hit  // positions that came below last, in arrival order
 }
 
-// runOverhead is what a run costs beyond its positions, for size.
-const runOverhead = 96
+// runOverhead is what a run costs beyond its positions and prefix, for
+// size: the run itself and its map entry.
+const runOverhead = 160
 
 func hitOf(ia *Interaction) hit { return hit{timeKey(ia.OccurredAt), ia.ID} }
 
@@ -50,9 +51,10 @@ func (pb *postingBatch) run(list int, prefix []byte) *postingRun {
 	}
 	i, ok := pb.lists[list][string(prefix)]
 	if !ok {
+		name := string(prefix) // one copy for the map and the run
 		i = len(pb.runs[list])
-		pb.lists[list][string(prefix)] = i
-		pb.runs[list] = append(pb.runs[list], postingRun{prefix: string(prefix)})
+		pb.lists[list][name] = i
+		pb.runs[list] = append(pb.runs[list], postingRun{prefix: name})
 		pb.size += runOverhead + len(prefix)
 	}
 	return &pb.runs[list][i]
@@ -63,23 +65,25 @@ func (pb *postingBatch) add(list int, prefix []byte, h hit) {
 	pb.size += pb.run(list, prefix).add(h)
 }
 
-// add adds h and returns the bytes it took.
+// add adds h and returns the bytes of memory it took (the growth of the
+// run's slices' capacity).
 func (r *postingRun) add(h hit) int {
 	switch {
 	case r.n == 0:
 		r.first, r.last, r.n = h, h, 1
 		return 0
 	case r.last.less(h):
-		before := len(r.deltas)
+		before := cap(r.deltas)
 		r.deltas = appendDelta(r.deltas, r.last, h)
 		r.last = h
 		r.n++
-		return len(r.deltas) - before
+		return cap(r.deltas) - before
 	case h == r.last:
 		return 0
 	}
+	before := cap(r.late)
 	r.late = append(r.late, h)
-	return hitSize
+	return hitSize * (cap(r.late) - before)
 }
 
 // hitSize is a decoded position's size in memory.
@@ -105,14 +109,14 @@ func (pb *postingBatch) merge(o *postingBatch) {
 			switch {
 			case r.n == 0:
 				*r = *or
-				pb.size += len(or.deltas) + hitSize*len(or.late)
+				pb.size += cap(or.deltas) + hitSize*cap(or.late)
 			case r.last.less(or.first):
-				before := len(r.deltas)
+				before, lateBefore := cap(r.deltas), cap(r.late)
 				r.deltas = append(appendDelta(r.deltas, r.last, or.first), or.deltas...)
 				r.last = or.last
 				r.n += or.n
 				r.late = append(r.late, or.late...)
-				pb.size += len(r.deltas) - before + hitSize*len(or.late)
+				pb.size += cap(r.deltas) - before + hitSize*(cap(r.late)-lateBefore)
 			default:
 				scratch, tmp = or.hits(scratch[:0], tmp)
 				for _, h := range scratch {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"testing"
 )
 
@@ -61,6 +62,10 @@ func TestCreateContacts(t *testing.T) {
 			t.Errorf("%s: %v, want a validation error on %s", name, err, tc.field)
 		case tc.is != nil && (!errors.Is(err, tc.is) || !errors.As(err, &ce) || ce.Field != tc.field):
 			t.Errorf("%s: %v, want a conflict on %s", name, err, tc.field)
+		case name == "batch" && !strings.Contains(err.Error(), "[1] of this batch"):
+			t.Errorf("%s: %v, want the other contact named by its index", name, err)
+		case name == "stored" && !strings.Contains(err.Error(), fmt.Sprint(batch[7].ID)):
+			t.Errorf("%s: %v, want the stored contact named", name, err)
 		}
 		if _, err := s.ContactByEmail(tc.batch[0].Emails[0]); !errors.Is(err, ErrNotFound) {
 			t.Errorf("%s: the batch's first contact was stored (%v)", name, err)

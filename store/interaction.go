@@ -466,10 +466,12 @@ func (s *Store) prepareNew(items []*Interaction) error {
 	return nil
 }
 
+// resolveAll resolves a batch's interactions, naming the first that does
+// not resolve by its index.
 func resolveAll(tx *bolt.Tx, items []*Interaction) error {
-	for _, ia := range items {
+	for i, ia := range items {
 		if err := ia.resolve(tx); err != nil {
-			return err
+			return itemError(i, err)
 		}
 	}
 	return nil
