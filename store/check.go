@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -21,6 +23,10 @@ var checkedIndexes = [][]byte{ixContactEmail, ixContactDomain, ixContactWord, ix
 // read-write open (re)builds them.
 func hasPostings(tx *bolt.Tx) bool { return schemaVersion(tx) >= postingsSchema }
 
+// checkBudget bounds the memory of the implied posting positions Check
+// gathers before it looks them up.
+const checkBudget = 32 << 20
+
 // maxStrays bounds how many stray index entries Check names per bucket.
 const maxStrays = 10
 
@@ -29,8 +35,9 @@ const maxStrays = 10
 // exactly the entries the records imply. It returns every problem found,
 // joined.
 //
-// Memory stays flat at any size: each entry a record implies is looked up
-// in its bucket, and a bucket holding more entries than were found has
+// Memory stays bounded at any size: each entry a record implies is looked
+// up in its bucket (the posting lists' in gatherings of at most
+// checkBudget), and a bucket holding more entries than were found has
 // strays, which a second walk (for that bucket only) names.
 func (s *Store) Check() error {
 	errs, err := s.checkPages()
@@ -51,33 +58,59 @@ func (s *Store) Check() error {
 				errs = append(errs, err)
 			}
 		}
-		var lastName []byte // the bucket of the previous entry, mostly the same
-		var last *bolt.Bucket
-		var lastPostings bool
-		err := impliedEntries(tx, func(e indexEntry) {
-			if !bytes.Equal(e.bucket, lastName) {
-				lastName, last, lastPostings = e.bucket, tx.Bucket(e.bucket), isPostings(e.bucket)
+		// The posting lists' implied positions are gathered, up to
+		// checkBudget, and looked up list by list: each block decoded once
+		// per gathering rather than once per position.
+		var gathered postingBatch
+		var hs, tmp []hit
+		lookUp := func() {
+			for list, runs := range gathered.runs {
+				name := postingBuckets[list]
+				b := tx.Bucket(name)
+				slices.SortFunc(runs, func(a, b postingRun) int { return strings.Compare(a.prefix, b.prefix) })
+				for i := range runs {
+					prefix := []byte(runs[i].prefix)
+					hs, tmp = runs[i].hits(hs[:0], tmp)
+					postingFind(b, prefix, hs, func(h hit, held bool) {
+						if held {
+							found[string(name)]++
+						} else {
+							errs = append(errs, fmt.Errorf("%s: missing entry %x", name, blockKey(prefix, h)))
+						}
+					}, func(err error) {
+						// Reported as the damage, not as missing entries.
+						report(fmt.Errorf("%s: %w", name, err))
+					})
+				}
 			}
+			gathered = postingBatch{}
+		}
+		lists := map[string]int{} // posting bucket → its index in postingBuckets
+		for i, b := range postingBuckets {
+			lists[string(b)] = i
+		}
+		opened := map[string]*bolt.Bucket{} // the others, as opened
+		err := impliedEntries(tx, func(e indexEntry) {
 			implied[string(e.bucket)]++
 			if bytes.Equal(e.bucket, ixWord) {
 				if w := wordOf(e.key); !isMarker(w) {
 					vocab[string(w)] = true
 				}
 			}
-			var v []byte
-			if lastPostings {
+			if list, ok := lists[string(e.bucket)]; ok {
 				prefix, h := splitEntry(e.key)
-				ok, err := postingHas(last, prefix, h)
-				if err != nil {
-					// Reported as the damage, not as a missing entry.
-					report(fmt.Errorf("%s: %w", e.bucket, err))
+				gathered.add(list, prefix, h)
+				if gathered.size > checkBudget {
+					lookUp()
 				}
-				if ok || err != nil {
-					v = []byte{}
-				}
-			} else {
-				v = last.Get(e.key)
+				return
 			}
+			b := opened[string(e.bucket)]
+			if b == nil {
+				b = tx.Bucket(e.bucket)
+				opened[string(e.bucket)] = b
+			}
+			v := b.Get(e.key)
 			if v != nil {
 				found[string(e.bucket)]++
 			}
@@ -91,6 +124,7 @@ func (s *Store) Check() error {
 		if err != nil {
 			return err
 		}
+		lookUp()
 		errs = append(errs, checkRaws(tx)...)
 		buckets := checkedIndexes
 		if postings {

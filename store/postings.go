@@ -226,6 +226,48 @@ func postingHas(b *bolt.Bucket, prefix []byte, h hit) (bool, error) {
 	return false, nil
 }
 
+// postingFind calls fn with each of hs (ascending, no repeats) and whether
+// prefix's list holds it, walking the list's blocks forward from the one
+// that holds hs[0]: each block is decoded once for all of hs, against a
+// seek and a partial decode per position for postingHas. A damaged
+// block's positions from the damage on are not known: the hs it would
+// hold are passed as held, and damaged is called once for the block.
+func postingFind(b *bolt.Bucket, prefix []byte, hs []hit, fn func(h hit, held bool), damaged func(error)) {
+	if len(hs) == 0 {
+		return
+	}
+	c := b.Cursor()
+	k, _, _, _ := blockAt(c, prefix, hs[0])
+	var v []byte
+	if k != nil {
+		k, v = c.Seek(k)
+	}
+	for len(hs) > 0 {
+		first, ok := blockFirst(prefix, k)
+		if !ok {
+			break
+		}
+		nk, nv := c.Next()
+		next, bounded := blockFirst(prefix, nk)
+		r := blockReader{v: v, cur: first}
+		p, more := first, true
+		for len(hs) > 0 && (!bounded || hs[0].less(next)) {
+			for more && p.less(hs[0]) {
+				p, more = r.next()
+			}
+			fn(hs[0], more && p == hs[0] || r.err != nil)
+			hs = hs[1:]
+		}
+		if r.err != nil {
+			damaged(fmt.Errorf("block %x: %w", k, r.err))
+		}
+		k, v = nk, nv
+	}
+	for _, h := range hs {
+		fn(h, false)
+	}
+}
+
 // postingAdd adds hs (ascending, no repeats) to prefix's list; positions
 // already there are left as they are.
 func postingAdd(b *bolt.Bucket, prefix []byte, hs []hit) error {

@@ -422,3 +422,69 @@ func BenchmarkPostingAddBatch(b *testing.B) {
 		}
 	}
 }
+
+// TestPostingFindMatchesHas: postingFind's walk answers as postingHas
+// does position by position, for positions in the list, between its
+// blocks, below and above it, beside a neighbouring list.
+func TestPostingFindMatchesHas(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	t.Cleanup(func() { s.db.Update(resetIndexes) }) // no records behind these lists
+	r := rand.New(rand.NewPCG(9, 10))
+	prefix, other := strPrefix("etrog"), strPrefix("etrogs")
+	for round := range 40 {
+		var list, probe []hit
+		for range r.IntN(600) {
+			list = append(list, hit{uint64(100+r.IntN(1000)) * 1e9, ID(1 + r.IntN(5))})
+		}
+		for range 1 + r.IntN(300) {
+			probe = append(probe, hit{uint64(r.IntN(1200)) * 1e9, ID(1 + r.IntN(5))})
+		}
+		probe = append(probe, list[:min(len(list), 50)]...)
+		for _, hs := range [][]hit{list, probe} {
+			slices.SortFunc(hs, cmpHit)
+		}
+		list, probe = slices.Compact(list), slices.Compact(probe)
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			if err := resetIndexes(tx); err != nil {
+				return err
+			}
+			b := tx.Bucket(ixWord)
+			if err := postingAdd(b, other, list); err != nil {
+				return err
+			}
+			if len(list) == 0 {
+				return nil
+			}
+			return postingAdd(b, prefix, list)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.view(func(tx *bolt.Tx) error {
+			b := tx.Bucket(ixWord)
+			var got []hit
+			var calls int
+			postingFind(b, prefix, probe, func(h hit, held bool) {
+				calls++
+				if held {
+					got = append(got, h)
+				}
+			}, func(err error) { t.Fatal(err) })
+			var want []hit
+			for _, h := range probe {
+				ok, err := postingHas(b, prefix, h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok {
+					want = append(want, h)
+				}
+			}
+			if calls != len(probe) || !slices.Equal(got, want) {
+				t.Fatalf("round %d: %d calls for %d positions; held %d, postingHas %d", round, calls, len(probe), len(got), len(want))
+			}
+			return nil
+		})
+	}
+}
