@@ -116,12 +116,13 @@ func (o Options) withDefaults() (Options, error) {
 // Generate creates users, organisations, people and interactions in s, in
 // that order, and reports progress (records stored so far, records in all)
 // when progress is not nil: one call at a time, from the calling goroutine
-// or, for interactions, from store.Load's. Users are created
-// from a few goroutines so the store's group commit batches them (hashing
-// their passwords is the slow part); organisations, then people, go
-// through one CreateContacts call each; interactions go through store.Load, o.BatchSize at a time, the next batch
-// generated while the ones before are stored. The last progress report
-// comes after their index positions are written.
+// or, for interactions, from store.Load's. Users are created from a few
+// goroutines so the store's group commit batches them (hashing their
+// passwords is the slow part); organisations, then people, go through one
+// CreateContacts call each; interactions go through store.Load,
+// o.BatchSize at a time, the next batch generated while the ones before
+// are stored. The last progress report comes after their index positions
+// are written.
 //
 // On error the records already committed stay; once interactions have
 // started, the Result so far comes back with the error.

@@ -133,86 +133,67 @@ func (r *postingRun) hits(dst, tmp []hit) ([]hit, []hit) {
 	if len(r.late) == 0 {
 		return r.decode(dst), tmp
 	}
-	// Sorted in place: the same positions, so an apply run again (a
-	// retried commit) finds them as they were, only sorted.
-	slices.SortFunc(r.late, cmpHit)
-	r.late = slices.Compact(r.late)
+	r.sortLate()
 	tmp = r.decode(tmp[:0])
 	return mergeHits(dst, tmp, r.late), tmp
 }
 
-// decode appends the ascending positions, first and deltas, to dst.
+// sortLate sorts the late positions and drops repeats, in place: the same
+// positions, so an apply run again (a retried commit) finds them as they
+// were, only sorted.
+func (r *postingRun) sortLate() {
+	slices.SortFunc(r.late, cmpHit)
+	r.late = slices.Compact(r.late)
+}
+
+// decode appends the ascending positions, first and deltas, to dst. The
+// deltas are appendDelta's, in memory: they decode.
 func (r *postingRun) decode(dst []hit) []hit {
 	if r.n == 0 {
 		return dst
 	}
-	dst = append(dst, r.first)
-	br := blockReader{v: r.deltas, cur: r.first}
-	for h, ok := br.next(); ok; h, ok = br.next() {
-		dst = append(dst, h)
-	}
+	dst, _ = decodeBlock(dst, r.first, r.deltas)
 	return dst
 }
 
 // put writes the run as the blocks of a list that has none, full ones
 // (maxBlock positions), merging the late positions in as it goes: no
-// decoded copy of the list is made. The blocks' values share one buffer.
+// decoded copy of the list is made.
 func (r *postingRun) put(b *bolt.Bucket) error {
 	if r.n == 0 {
 		return nil
 	}
-	slices.SortFunc(r.late, cmpHit) // the same positions: a retry finds them sorted
-	r.late = slices.Compact(r.late)
-	prefix := []byte(r.prefix)
-	buf := make([]byte, 0, len(r.deltas)+5*len(r.late)+8)
-	var (
-		first, last hit
-		n, start    int
-	)
-	flush := func() error {
-		if n == 0 {
-			return nil
-		}
-		err := b.Put(blockKey(prefix, first), buf[start:len(buf):len(buf)])
-		start, n = len(buf), 0
-		return err
-	}
-	emit := func(h hit) error {
-		if n > 0 && h == last {
-			return nil
-		}
-		if n == maxBlock {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		if n == 0 {
-			first = h
-		} else {
-			buf = appendDelta(buf, last, h)
-		}
-		last = h
-		n++
-		return nil
-	}
+	r.sortLate()
+	w := blockWriter{b: b, prefix: []byte(r.prefix), size: maxBlock,
+		buf: make([]byte, 0, len(r.deltas)+5*len(r.late)+8)}
 	br := blockReader{v: r.deltas, cur: r.first}
 	late := r.late
 	for h, ok := r.first, true; ok; h, ok = br.next() {
 		for len(late) > 0 && late[0].less(h) {
-			if err := emit(late[0]); err != nil {
+			if err := w.add(late[0]); err != nil {
 				return err
 			}
 			late = late[1:]
 		}
-		if err := emit(h); err != nil {
+		if err := w.add(h); err != nil {
 			return err
 		}
 	}
 	if br.err != nil {
 		return fmt.Errorf("posting list %q: %w", r.prefix, br.err)
 	}
-	return flush() // every late position came below a position of the run
+	return w.flush() // every late position came below a position of the run
+}
 
+// sorted returns list's runs in prefix order, the key order of their
+// blocks: written or read in that order, each leaf is visited once.
+func (pb *postingBatch) sorted(list int) []*postingRun {
+	out := make([]*postingRun, len(pb.runs[list]))
+	for i := range out {
+		out[i] = &pb.runs[list][i]
+	}
+	slices.SortFunc(out, func(a, b *postingRun) int { return strings.Compare(a.prefix, b.prefix) })
+	return out
 }
 
 // apply writes the gathered positions at postingFill, and the new words
@@ -224,26 +205,21 @@ func (pb *postingBatch) apply(tx *bolt.Tx) error { return pb.applyFill(tx, posti
 // lists in key order, each once, so its pages may be full.
 func (pb *postingBatch) applyFill(tx *bolt.Tx, fill float64) error {
 	var hs, tmp []hit
-	for list, runs := range pb.runs {
+	for list := range pb.runs {
 		b := tx.Bucket(postingBuckets[list])
 		b.FillPercent = fill
 		// Into an empty bucket (a load's or an index build's first write)
 		// every list is new: its blocks are encoded straight from the run.
 		fresh, _ := b.Cursor().First()
-		order := make([]int, len(runs))
-		for i := range order {
-			order[i] = i
-		}
-		slices.SortFunc(order, func(a, b int) int { return strings.Compare(runs[a].prefix, runs[b].prefix) })
-		for _, i := range order {
+		for _, r := range pb.sorted(list) {
 			if fresh == nil {
-				if err := runs[i].put(b); err != nil {
+				if err := r.put(b); err != nil {
 					return err
 				}
 				continue
 			}
-			hs, tmp = runs[i].hits(hs[:0], tmp)
-			if err := postingAdd(b, []byte(runs[i].prefix), hs); err != nil {
+			hs, tmp = r.hits(hs[:0], tmp)
+			if err := postingAdd(b, []byte(r.prefix), hs); err != nil {
 				return err
 			}
 		}

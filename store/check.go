@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -64,13 +62,12 @@ func (s *Store) Check() error {
 		var gathered postingBatch
 		var hs, tmp []hit
 		lookUp := func() {
-			for list, runs := range gathered.runs {
+			for list := range gathered.runs {
 				name := postingBuckets[list]
 				b := tx.Bucket(name)
-				slices.SortFunc(runs, func(a, b postingRun) int { return strings.Compare(a.prefix, b.prefix) })
-				for i := range runs {
-					prefix := []byte(runs[i].prefix)
-					hs, tmp = runs[i].hits(hs[:0], tmp)
+				for _, r := range gathered.sorted(list) {
+					prefix := []byte(r.prefix)
+					hs, tmp = r.hits(hs[:0], tmp)
 					postingFind(b, prefix, hs, func(h hit, held bool) {
 						if held {
 							found[string(name)]++

@@ -294,7 +294,7 @@ func (s *Store) CreateContacts(ctx context.Context, cs []*Contact) error {
 			id ID
 			i  int
 		}
-		batch := map[string]taken{}
+		batch := map[string]taken{} // bucket 0x00 address or domain
 		held := storedHolder(tx)
 		inBatch := func(bucket []byte, key string) (ID, string, bool) {
 			if t, ok := batch[string(bucket)+"\x00"+key]; ok {

@@ -484,7 +484,11 @@ func putInteractions(tx *bolt.Tx, items []*Interaction, pb *postingBatch) error 
 	if err := pb.apply(tx); err != nil {
 		return err
 	}
-	b := tx.Bucket(bInteractions)
+	return putRecords(tx.Bucket(bInteractions), items)
+}
+
+// putRecords puts new interactions' records, nothing else.
+func putRecords(b *bolt.Bucket, items []*Interaction) error {
 	for _, ia := range items {
 		if err := b.Put(ia.ID.key(), ia.encode()); err != nil {
 			return err

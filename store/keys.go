@@ -46,12 +46,7 @@ func timeKey(t time.Time) uint64 { return uint64(t.UnixNano()) ^ 1<<63 }
 func keyTime(u uint64) time.Time { return time.Unix(0, int64(u^1<<63)).UTC() }
 
 // tiKey builds prefix | timeKey(t) | id, the shape of every interaction index.
-func tiKey(prefix []byte, t time.Time, id ID) []byte {
-	k := make([]byte, 0, len(prefix)+16)
-	k = append(k, prefix...)
-	k = binary.BigEndian.AppendUint64(k, timeKey(t))
-	return binary.BigEndian.AppendUint64(k, uint64(id))
-}
+func tiKey(prefix []byte, t time.Time, id ID) []byte { return blockKey(prefix, hit{timeKey(t), id}) }
 
 // strPrefix is the prefix for string-keyed indexes: s 0x00.
 func strPrefix(s string) []byte {

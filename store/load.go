@@ -112,12 +112,7 @@ func (l *loader) work(ctx context.Context) {
 			}
 			b := tx.Bucket(bInteractions)
 			b.FillPercent = 1 // ids ascend: each page is left behind full
-			for _, ia := range items {
-				if err := b.Put(ia.ID.key(), ia.encode()); err != nil {
-					return err
-				}
-			}
-			return nil
+			return putRecords(b, items)
 		})
 		full := l.finish(seq, pb, len(items), err)
 		if err != nil {

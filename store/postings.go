@@ -50,12 +50,16 @@ const maxBlock = 128
 // errBadBlock reports a block that does not decode.
 var errBadBlock = errors.New("damaged posting block")
 
-// blockKey is prefix | h.
+// blockKey is prefix | h: a block's key, or an index entry's.
 func blockKey(prefix []byte, h hit) []byte {
-	k := make([]byte, 0, len(prefix)+16)
-	k = append(k, prefix...)
-	k = binary.BigEndian.AppendUint64(k, h.t)
-	return binary.BigEndian.AppendUint64(k, uint64(h.id))
+	return appendBlockKey(make([]byte, 0, len(prefix)+16), prefix, h)
+}
+
+// appendBlockKey appends prefix | h to dst.
+func appendBlockKey(dst, prefix []byte, h hit) []byte {
+	dst = append(dst, prefix...)
+	dst = binary.BigEndian.AppendUint64(dst, h.t)
+	return binary.BigEndian.AppendUint64(dst, uint64(h.id))
 }
 
 // blockFirst returns the first position of a block key of prefix, and
@@ -65,11 +69,6 @@ func blockFirst(prefix, k []byte) (hit, bool) {
 		return hit{}, false
 	}
 	return hit{binary.BigEndian.Uint64(k[len(prefix):]), keyID(k[len(prefix)+8:])}, true
-}
-
-// encodeBlock encodes hs[1:] as deltas (hs[0] is the key); hs ascending.
-func encodeBlock(hs []hit) []byte {
-	return appendDeltas(make([]byte, 0, 4*len(hs)), hs[0], hs[1:])
 }
 
 // appendDeltas appends hs (ascending, after prev) as deltas, each from the
@@ -363,14 +362,55 @@ func putBlocks(b *bolt.Bucket, prefix []byte, hs []hit, appended bool) error {
 		parts := (len(hs) + maxBlock*3/4 - 1) / (maxBlock * 3 / 4)
 		size = (len(hs) + parts - 1) / parts
 	}
-	for len(hs) > 0 {
-		n := min(size, len(hs))
-		if err := b.Put(blockKey(prefix, hs[0]), encodeBlock(hs[:n])); err != nil {
+	w := blockWriter{b: b, prefix: prefix, size: size, buf: make([]byte, 0, 4*len(hs))}
+	for _, h := range hs {
+		if err := w.add(h); err != nil {
 			return err
 		}
-		hs = hs[n:]
 	}
+	return w.flush()
+}
+
+// blockWriter writes one list's positions, given ascending, as new blocks
+// of at most size positions; a repeat of the last position is skipped.
+// The blocks' values share one buffer.
+type blockWriter struct {
+	b           *bolt.Bucket
+	prefix      []byte
+	size        int
+	buf         []byte
+	start       int // where the block in progress starts in buf
+	first, last hit
+	n           int // positions in the block in progress
+}
+
+func (w *blockWriter) add(h hit) error {
+	if w.n > 0 && h == w.last {
+		return nil
+	}
+	if w.n == w.size {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	if w.n == 0 {
+		w.first = h
+	} else {
+		w.buf = appendDelta(w.buf, w.last, h)
+	}
+	w.last = h
+	w.n++
 	return nil
+}
+
+// flush writes the block in progress.
+func (w *blockWriter) flush() error {
+	if w.n == 0 {
+		return nil
+	}
+	err := w.b.Put(blockKey(w.prefix, w.first), w.buf[w.start:len(w.buf):len(w.buf)])
+	w.start, w.n = len(w.buf), 0
+	return err
 }
 
 func cmpHit(a, b hit) int {
@@ -482,7 +522,6 @@ func postingCount(b *bolt.Bucket) (int, error) {
 // damaged block's positions up to the damage are passed; the walk goes on,
 // and the damaged blocks (the first maxDamaged) are reported at the end.
 func eachPosting(b *bolt.Bucket, fn func(entry []byte) bool) error {
-	errStop := errors.New("stop")
 	var entry []byte
 	var damaged []error
 	err := b.ForEach(func(k, v []byte) error {
@@ -493,27 +532,27 @@ func eachPosting(b *bolt.Bucket, fn func(entry []byte) bool) error {
 		prefix, first := splitEntry(k)
 		r := blockReader{v: v, cur: first}
 		for h, ok := first, true; ok; h, ok = r.next() {
-			entry = binary.BigEndian.AppendUint64(append(entry[:0], prefix...), h.t)
-			entry = binary.BigEndian.AppendUint64(entry, uint64(h.id))
+			entry = appendBlockKey(entry[:0], prefix, h)
 			if !fn(entry) {
-				return errStop
+				return errEnough
 			}
 		}
 		if r.err != nil {
 			damaged = append(damaged, fmt.Errorf("block %x: %w", k, r.err))
 		}
 		if len(damaged) >= maxDamaged {
-			return errStop
+			return errEnough
 		}
 		return nil
 	})
-	if err != nil && err != errStop {
+	if err != nil && err != errEnough {
 		return err
 	}
 	return errors.Join(damaged...)
 }
 
-// maxDamaged bounds the damaged blocks one walk reports.
+// maxDamaged bounds the damaged blocks (or raw messages) one check walk
+// reports.
 const maxDamaged = 20
 
 // splitEntry splits an index entry key into its prefix and position.

@@ -116,7 +116,8 @@ var errEnough = errors.New("enough")
 
 // checkRaws decompresses every compressed raw message (to nowhere, so
 // memory stays flat), as Check reads every record: a damaged frame fails
-// its checksum here rather than at a download. It reports at most 20.
+// its checksum here rather than at a download. It reports at most
+// maxDamaged.
 func checkRaws(tx *bolt.Tx) []error {
 	b := tx.Bucket(bRawZ)
 	if b == nil {
@@ -139,7 +140,7 @@ func checkRaws(tx *bolt.Tx) []error {
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("raw message %d: %w", keyID(k), err))
-			if len(errs) == 20 {
+			if len(errs) == maxDamaged {
 				return errEnough
 			}
 		}

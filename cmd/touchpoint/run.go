@@ -156,8 +156,6 @@ func (c *cli) flags(name string) (*flag.FlagSet, *string) {
 	return fs, path
 }
 
-// parse parses flags; a flag error is a usage error (the flag package has
-// already printed it).
 // parseNoArgs is parse for a command that takes flags only.
 func parseNoArgs(fs *flag.FlagSet, args []string) error {
 	if err := parse(fs, args); err != nil {
@@ -169,6 +167,8 @@ func parseNoArgs(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parse parses flags; a flag error is a usage error (the flag package has
+// already printed it).
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
